@@ -1,0 +1,42 @@
+# Everything installs into .venv/ from nothing but a Python 3.11+ interpreter.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format migrate psql bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+run: install  ## Start Studio on the embedded database (or STUDIO_DATABASE_URL)
+	$(BIN)/studio serve
+
+test: install  ## Install everything and run the suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+format: install
+	$(BIN)/ruff check --fix app tests bench
+	$(BIN)/ruff format app tests bench
+
+migrate: install
+	$(BIN)/studio migrate
+
+psql: install  ## psql on Studio's database, started if need be
+	$(BIN)/studio psql
+
+bench: install  ## Measure ingest against COPY and parse-only; writes docs/benchmarks.md
+	$(BIN)/python bench/ingest_bench.py
+
+clean:
+	rm -rf $(VENV) .data .bench-data
