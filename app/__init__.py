@@ -1,0 +1,31 @@
+"""GroundTruth Studio identity sync: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app import errors
+from app.config import Settings
+from app.db import create_pool
+from app.embedded_db import database_url
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a Settings, or overrides for Settings.from_env()."""
+    settings = config if isinstance(config, Settings) else Settings.from_env(**(config or {}))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["studio_settings"] = settings
+    app.extensions["studio_pool"] = create_pool(database_url(settings), max_size=settings.pool_size)
+
+    from app.routes import identities, meta
+
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(identities.bp)
+    errors.register(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app

@@ -1,0 +1,440 @@
+"""The `studio` command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from tqdm import tqdm
+
+from app import embedded_db, migrations, queries
+from app.client import StudioClient, StudioError
+from app.config import Settings
+from app.errors import from_database_error
+
+
+class DatabaseBackend:
+    """The client commands, straight to the SQL functions (no server needed)."""
+
+    def __init__(self, conninfo: str):
+        self.conninfo = conninfo
+        self.caller = f"cli:{getpass.getuser()}"
+
+    def _call(self, query: str, *args: Any) -> Any:
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                return conn.execute(query, args).fetchone()[0]
+        except psycopg.Error as exc:
+            error = from_database_error(exc)
+            raise StudioError(error.status, error.body()) from exc
+
+    def sync(self, payload: str | dict) -> dict:
+        return self._call(queries.SYNC_IDENTITIES, _text(payload), self.caller, None)
+
+    def ingest(self, payload: str | dict) -> dict:
+        return self._call(queries.INGEST_EMBEDDINGS, _text(payload), self.caller, None)
+
+    def identities(
+        self, source_system: str | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> dict:
+        return self._call(queries.EXTERNAL_IDENTITIES, source_system, limit, cursor, None)
+
+
+def _text(payload: str | dict) -> str:
+    return payload if isinstance(payload, str) else json.dumps(payload)
+
+
+def _backend(settings: Settings) -> StudioClient | DatabaseBackend:
+    """The API at STUDIO_URL when set (with STUDIO_TOKEN), else the database directly."""
+    if settings.studio_url:
+        return StudioClient(settings.studio_url, settings.studio_token)
+    return DatabaseBackend(_migrated_url(settings))
+
+
+def _migrated_url(settings: Settings) -> str:
+    url = embedded_db.database_url(settings)
+    if not settings.database_url:
+        migrations.migrate(url)  # the embedded database is ours to keep current
+    return url
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+# ---------------------------------------------------------------- serve, db
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from app.server import StudioServer
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings.from_env(**{**settings.__dict__, **overrides})
+    url = embedded_db.database_url(settings)
+    if settings.database_url:
+        with psycopg.connect(url) as conn:
+            if migrations.current_version(conn) < migrations.load_migrations()[-1].version:
+                print("the database is behind this code: run `studio migrate`", file=sys.stderr)
+                return 2
+    else:
+        applied = migrations.migrate(url)
+        if applied:
+            print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
+    first_token = _first_admin_token(url) if not settings.database_url else None
+    _banner(settings, first_token)
+    StudioServer(
+        Settings.from_env(**{**settings.__dict__, "database_url": url}), workers=args.workers
+    ).run()
+    return 0
+
+
+def _first_admin_token(url: str) -> str | None:
+    """On a fresh embedded database, make one admin token so the API is usable at once."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT count(*) FROM api_tokens").fetchone()[0]:
+            return None
+        return conn.execute(
+            queries.CREATE_TOKEN, ("local-admin", ["admin"], None, None)
+        ).fetchone()[1]
+
+
+def _banner(settings: Settings, first_token: str | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"GroundTruth Studio identity sync listening on {base}",
+        f"  health:  curl {base}/healthz",
+        f"  API doc: {base}/api/openapi.json",
+        "  Every /api route needs a token: Authorization: Bearer <token>",
+    ]
+    if first_token:
+        lines += [
+            "  A first admin token was created (shown once, keep it):",
+            f"    {first_token}",
+        ]
+    lines += [
+        "  Make a token:  .venv/bin/studio token create --name alfred --scope identities:write \\",
+        "                   --scope embeddings:write --scope identities:read --source alfred_catalog",
+        f"  Try it:        curl -H 'Authorization: Bearer <token>' {base}/api/identities/external",
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    url = embedded_db.database_url(settings)
+    applied = migrations.migrate(url)
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
+    print(embedded_db.database_url(settings, keep_running=True))
+    if not settings.database_url:
+        print("(the embedded server keeps running; `studio db-stop` stops it)", file=sys.stderr)
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
+    stopped = not settings.database_url and embedded_db.stop(settings.data_dir)
+    print("stopped" if stopped else "no embedded server was running")
+    return 0
+
+
+def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
+    url = _migrated_url(settings)
+    return subprocess.call([str(embedded_db.bin_path("psql")), url, *args.psql_args])
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def _parse_expiry(days: float | None) -> datetime | None:
+    return datetime.now(UTC) + timedelta(days=days) if days else None
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    url = _migrated_url(settings)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            token_id, token = conn.execute(
+                queries.CREATE_TOKEN,
+                (args.name, args.scope, args.source or None, _parse_expiry(args.expires_in_days)),
+            ).fetchone()
+    except psycopg.Error as exc:
+        error = from_database_error(exc)
+        return _report(StudioError(error.status, error.body()))
+    print(token)
+    print(
+        f"token {args.name} ({token_id}) created; it is shown only this once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    url = _migrated_url(settings)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(queries.LIST_TOKENS).fetchall()
+    table = [
+        [
+            name,
+            str(token_id),
+            ",".join(scopes),
+            ",".join(sources) if sources else "any",
+            _when(expires),
+            "revoked" if revoked else "live",
+            _when(last_used),
+        ]
+        for name, token_id, scopes, sources, _created, expires, revoked, last_used in rows
+    ]
+    _print_table(["name", "token_id", "scopes", "sources", "expires", "state", "last used"], table)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    url = _migrated_url(settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        count = conn.execute(queries.REVOKE_TOKEN, (args.name_or_id,)).fetchone()[0]
+    print(f"revoked {count} token(s)")
+    return 0 if count else 1
+
+
+# ---------------------------------------------------------------- sync, ingest
+
+
+def read_sync_file(path: Path, source_system: str | None) -> dict:
+    """A sync payload from JSON (the API's shape) or CSV (external_id,name[,action])."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".csv":
+        payload = json.loads(text)
+        if source_system:
+            payload["source_system"] = source_system
+        return payload
+    rows = list(csv.reader(io.StringIO(text)))
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["external_id", "name"]:
+        rows = rows[1:]
+    identities = []
+    for row in rows:
+        if not row:
+            continue
+        item = {"external_id": row[0], "name": row[1] if len(row) > 1 else None}
+        if len(row) > 2 and row[2].strip():
+            item["action"] = row[2].strip()
+        identities.append(item)
+    if not source_system:
+        raise SystemExit("a CSV file needs --source-system")
+    return {"source_system": source_system, "identities": identities}
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    payload = read_sync_file(Path(args.file), args.source_system)
+    for flag in ("dry_run", "allow_mass_delete"):
+        if getattr(args, flag):
+            payload[flag] = True
+    if args.full:
+        payload["mode"] = "full"
+    try:
+        result = _backend(settings).sync(payload)
+    except StudioError as exc:
+        return _report(exc)
+    _print_json(result)
+    return 0
+
+
+def ingest_chunks(payload: dict, faces_per_call: int) -> Iterator[tuple[dict, int]]:
+    """Split an ingest payload into calls of about `faces_per_call` faces each."""
+    base = {k: v for k, v in payload.items() if k != "results"}
+    chunk: list[dict] = []
+    count = 0
+    for result in payload.get("results", []):
+        faces = result.get("faces", [])
+        if not faces:
+            chunk.append(result)
+            continue
+        for start in range(0, len(faces), faces_per_call):
+            part = faces[start : start + faces_per_call]
+            chunk.append({**result, "faces": part})
+            count += len(part)
+            if count >= faces_per_call:
+                yield {**base, "results": chunk}, count
+                chunk, count = [], 0
+    if chunk:
+        yield {**base, "results": chunk}, count
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+        # Not our shape: let the server say exactly what is wrong with it.
+        chunks: Any = [(payload, 0)]
+        total = 0
+    else:
+        total = sum(len(r.get("faces", [])) for r in payload["results"] if isinstance(r, dict))
+        chunks = ingest_chunks(payload, args.faces_per_call)
+    backend = _backend(settings)
+    totals: dict[str, int] = {}
+    skipped: list = []
+    with tqdm(total=total, unit="face", disable=total < 2000 or not sys.stderr.isatty()) as bar:
+        for chunk, faces in chunks:
+            try:
+                result = backend.ingest(chunk)
+            except StudioError as exc:
+                print(f"stopped after {bar.n} of {total} faces", file=sys.stderr)
+                return _report(exc)
+            for key, value in result.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    totals[key] = totals.get(key, 0) + value
+            skipped += result.get("skipped", [])
+            bar.update(faces)
+    _print_json({"success": True, **totals, "skipped": skipped})
+    return 0
+
+
+# ---------------------------------------------------------------- identities
+
+
+def cmd_identities(args: argparse.Namespace, settings: Settings) -> int:
+    backend = _backend(settings)
+    rows: list[dict] = []
+    cursor = None
+    try:
+        while True:
+            page = backend.identities(args.source_system, 1000, cursor)
+            rows += page["identities"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    except StudioError as exc:
+        return _report(exc)
+    if args.json:
+        _print_json(rows)
+        return 0
+    _print_table(
+        ["source_system", "external_id", "name", "embeddings", "last_seen"],
+        [
+            [
+                r["source_system"],
+                r["external_id"],
+                r["name"],
+                str(r["embedding_count"]),
+                _when(r["last_seen"]),
+            ]
+            for r in rows
+        ],
+    )
+    print(f"{len(rows)} identities")
+    return 0
+
+
+# ---------------------------------------------------------------- output
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value)[:19].replace("T", " ")
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _report(exc: StudioError) -> int:
+    print(f"error: {exc.body.get('message', exc)}", file=sys.stderr)
+    for error in exc.errors:
+        where = []
+        if error.get("index") is not None:
+            where.append(f"item {error['index']}")
+        if error.get("external_id") is not None:
+            where.append(f"external_id {error['external_id']}")
+        if error.get("field"):
+            where.append(error["field"])
+        prefix = f"  [{', '.join(where)}] " if where else "  "
+        print(f"{prefix}{error.get('code')}: {error.get('message')}", file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio", description="GroundTruth Studio identity sync: names, keys and vectors."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API with gunicorn")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply migrations and functions").set_defaults(func=cmd_migrate)
+    sub.add_parser("db-url", help="print the database URL").set_defaults(func=cmd_db_url)
+    sub.add_parser("db-stop", help="stop the embedded server").set_defaults(func=cmd_db_stop)
+    psql = sub.add_parser("psql", help="psql on Studio's database")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    psql.set_defaults(func=cmd_psql)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token", required=True)
+    create = token.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, help="repeat for several")
+    create.add_argument("--source", action="append", help="bind to a source system (repeatable)")
+    create.add_argument("--expires-in-days", type=float)
+    create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="list tokens").set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by name or id")
+    revoke.add_argument("name_or_id")
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    sync = sub.add_parser("sync", help="sync identities from a JSON or CSV file")
+    sync.add_argument("file")
+    sync.add_argument("--source-system", help="required for CSV; overrides the JSON's")
+    sync.add_argument("--full", action="store_true", help="the file is the whole list")
+    sync.add_argument("--dry-run", action="store_true")
+    sync.add_argument("--allow-mass-delete", action="store_true")
+    sync.set_defaults(func=cmd_sync)
+
+    ingest = sub.add_parser("ingest", help="ingest embeddings from a JSON file")
+    ingest.add_argument("file")
+    ingest.add_argument("--faces-per-call", type=int, default=1000)
+    ingest.set_defaults(func=cmd_ingest)
+
+    identities = sub.add_parser("identities", help="list external identities")
+    identities.add_argument("--source-system")
+    identities.add_argument("--json", action="store_true")
+    identities.set_defaults(func=cmd_identities)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except migrations.MigrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (psycopg.OperationalError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

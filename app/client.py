@@ -1,0 +1,72 @@
+"""A small HTTP client for Studio's API, used by the CLI, the worker and cron scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class StudioError(RuntimeError):
+    """Studio answered with the error envelope (or not at all)."""
+
+    def __init__(self, status: int, body: dict[str, Any]):
+        self.status = status
+        self.body = body
+        super().__init__(f"HTTP {status}: {body.get('message', body)}")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return self.body.get("errors", [])
+
+
+class StudioClient:
+    """Calls Studio with a bearer token. Payloads are sent as JSON text or dicts."""
+
+    def __init__(self, base_url: str, token: str | None, *, timeout: float = 120.0):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, body: str | dict | None = None, **params) -> Any:
+        headers = {}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = (
+                body if isinstance(body, str | bytes) else requests.models.complexjson.dumps(body)
+            )
+        response = self.session.request(
+            method,
+            self.base_url + path,
+            data=data,
+            headers=headers,
+            params={k: v for k, v in params.items() if v is not None},
+            timeout=self.timeout,
+        )
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {"message": response.text[:500]}
+        if response.status_code >= 400:
+            raise StudioError(response.status_code, payload)
+        return payload
+
+    def sync(self, payload: str | dict) -> dict:
+        return self._request("POST", "/api/identities/sync", payload)
+
+    def ingest(self, payload: str | dict) -> dict:
+        return self._request("POST", "/api/identities/ingest-embeddings", payload)
+
+    def identities(
+        self, source_system: str | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> dict:
+        return self._request(
+            "GET",
+            "/api/identities/external",
+            source_system=source_system,
+            limit=limit,
+            cursor=cursor,
+        )

@@ -1,0 +1,43 @@
+"""Health and the OpenAPI document: the routes that need no token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from app import queries
+from app.db import fetch_all
+from app.openapi import document
+
+bp = Blueprint("meta", __name__)
+
+
+def _database_reachable() -> bool:
+    try:
+        fetch_all(current_app.extensions["studio_pool"], queries.DATABASE_PING)
+    except Exception:  # any failure to answer means "not reachable" here
+        return False
+    return True
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers; says whether the database does too."""
+    reachable = _database_reachable()
+    return jsonify({"status": "ok", "database": "reachable" if reachable else "unreachable"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 only while the database answers, else 503 with Retry-After."""
+    if _database_reachable():
+        return jsonify({"status": "ready", "database": "reachable"})
+    response = jsonify({"status": "unavailable", "database": "unreachable"})
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of this API."""
+    return jsonify(document())
