@@ -123,8 +123,9 @@ def _banner(settings: Settings, first_token: str | None) -> None:
             f"    {first_token}",
         ]
     lines += [
-        "  Make a token:  .venv/bin/studio token create --name alfred --scope identities:write \\",
-        "                   --scope embeddings:write --scope identities:read --source alfred_catalog",
+        "  Make a token:  .venv/bin/studio token create --name alfred \\",
+        "                   --scope identities:write --scope embeddings:write \\",
+        "                   --scope identities:read --source alfred_catalog",
         f"  Try it:        curl -H 'Authorization: Bearer <token>' {base}/api/identities/external",
         "",
     ]
@@ -387,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply migrations and functions").set_defaults(func=cmd_migrate)
     sub.add_parser("db-url", help="print the database URL").set_defaults(func=cmd_db_url)
     sub.add_parser("db-stop", help="stop the embedded server").set_defaults(func=cmd_db_stop)
-    psql = sub.add_parser("psql", help="psql on Studio's database")
+    psql = sub.add_parser("psql", help="psql on Studio's database (psql options pass through)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(func=cmd_psql)
 
@@ -424,7 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "psql":
+        args.psql_args = extra + args.psql_args  # psql's own options pass through
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     settings = Settings.from_env()
     try:
         return args.func(args, settings)

@@ -124,9 +124,10 @@ def _check_history(migrations: list[Migration], recorded: dict[int, tuple[str, s
     known = {m.version: m for m in migrations}
     unknown = sorted(set(recorded) - set(known))
     if unknown:
+        newest = unknown[-1]
         raise MigrationError(
-            f"the database has migration {unknown[-1]:04d} ({recorded[unknown[-1]][0]}), which this "
-            "code does not know: the database is newer than the code; deploy the newer code"
+            f"the database has migration {newest:04d} ({recorded[newest][0]}), which this code "
+            "does not know: the database is newer than the code; deploy the newer code"
         )
     for version, (name, checksum) in sorted(recorded.items()):
         if known[version].checksum != checksum:

@@ -6,7 +6,10 @@ SYNC_IDENTITIES = "SELECT sync_identities(%s::jsonb, %s::text, %s::text[])"
 INGEST_EMBEDDINGS = "SELECT ingest_embeddings(%s::jsonb, %s::text, %s::text[])"
 EXTERNAL_IDENTITIES = "SELECT external_identities(%s::text, %s::integer, %s::text, %s::text[])"
 AUTHENTICATE_TOKEN = "SELECT token_id, name, scopes, source_systems FROM authenticate_api_token(%s)"
-CREATE_TOKEN = "SELECT token_id, token FROM create_api_token(%s::text, %s::text[], %s::text[], %s::timestamptz)"
+CREATE_TOKEN = (
+    "SELECT token_id, token "
+    "FROM create_api_token(%s::text, %s::text[], %s::text[], %s::timestamptz)"
+)
 REVOKE_TOKEN = "SELECT revoke_api_token(%s)"
 LIST_TOKENS = """
     SELECT name, token_id, scopes, source_systems, created_at, expires_at, revoked_at, last_used_at

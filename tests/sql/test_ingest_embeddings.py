@@ -27,7 +27,11 @@ def face(seed, confidence=0.9):
 
 def test_creates_identities_and_stores_normalised_reference_vectors(conn):
     register_vector(conn)
-    result = call(conn, "ingest_embeddings", payload(person("15", "Ada", face(1), face(2)), person(16, "Bob", face(3))))
+    result = call(
+        conn,
+        "ingest_embeddings",
+        payload(person("15", "Ada", face(1), face(2)), person(16, "Bob", face(3))),
+    )
     assert result["success"] is True
     assert (result["identities_resolved"], result["identities_created"]) == (2, 2)
     assert (result["embeddings_stored"], result["duplicates_skipped"]) == (3, 0)
@@ -54,14 +58,20 @@ def test_duplicates_are_skipped_within_a_call_and_across_calls(conn):
 
 
 def test_existing_identity_keeps_its_name(conn):
-    call(conn, "sync_identities", {"source_system": SOURCE, "identities": [{"external_id": "15", "name": "Ada Lovelace"}]})
+    call(
+        conn,
+        "sync_identities",
+        {"source_system": SOURCE, "identities": [{"external_id": "15", "name": "Ada Lovelace"}]},
+    )
     result = call(conn, "ingest_embeddings", payload(person("15", "Ada (old name)", face(1))))
     assert (result["identities_resolved"], result["identities_created"]) == (1, 0)
     assert conn.execute("SELECT name FROM identities").fetchone() == ("Ada Lovelace",)
 
 
 def test_model_is_stamped_on_every_row(conn):
-    call(conn, "ingest_embeddings", payload(person("15", "Ada", face(1), face(2)), model="buffalo_s"))
+    call(
+        conn, "ingest_embeddings", payload(person("15", "Ada", face(1), face(2)), model="buffalo_s")
+    )
     models = conn.execute("SELECT DISTINCT model FROM embeddings").fetchall()
     assert models == [("buffalo_s",)]
 
@@ -72,7 +82,15 @@ def test_empty_faces_still_resolve_the_identity(conn):
 
 
 def test_confidence_is_optional(conn):
-    result = call(conn, "ingest_embeddings", payload(person("15", "Ada", {"embedding": vector(1)}, {"embedding": vector(2), "confidence": None})))
+    result = call(
+        conn,
+        "ingest_embeddings",
+        payload(
+            person(
+                "15", "Ada", {"embedding": vector(1)}, {"embedding": vector(2), "confidence": None}
+            )
+        ),
+    )
     assert result["embeddings_stored"] == 2
 
 
@@ -95,11 +113,27 @@ def _face_with(embedding):
         (_face_with([0] * 512), "faces[0].embedding", "zero_vector"),
         (_face_with("0.1,0.2"), "faces[0].embedding", "invalid_type"),
         (payload(person("15", "Ada", {"confidence": 0.5})), "faces[0].embedding", "required"),
-        (payload(person("15", "Ada", {"embedding": vector(1), "confidence": 1.5})), "faces[0].confidence", "out_of_range"),
-        (payload(person("15", "Ada", {"embedding": vector(1), "confidence": -0.1})), "faces[0].confidence", "out_of_range"),
-        (payload(person("15", "Ada", {"embedding": vector(1), "confidence": "high"})), "faces[0].confidence", "invalid_type"),
+        (
+            payload(person("15", "Ada", {"embedding": vector(1), "confidence": 1.5})),
+            "faces[0].confidence",
+            "out_of_range",
+        ),
+        (
+            payload(person("15", "Ada", {"embedding": vector(1), "confidence": -0.1})),
+            "faces[0].confidence",
+            "out_of_range",
+        ),
+        (
+            payload(person("15", "Ada", {"embedding": vector(1), "confidence": "high"})),
+            "faces[0].confidence",
+            "invalid_type",
+        ),
         (payload(person("15", "Ada", [0.1] * 512)), "faces[0]", "invalid_type"),
-        (payload(person("15", "Ada", {"embedding": vector(1), "bbox": [1, 2, 3, 4]})), "faces[0].bbox", "unknown_field"),
+        (
+            payload(person("15", "Ada", {"embedding": vector(1), "bbox": [1, 2, 3, 4]})),
+            "faces[0].bbox",
+            "unknown_field",
+        ),
         (payload({"external_id": "15", "name": "Ada"}), "faces", "required"),
         (payload({"external_id": "15", "name": "Ada", "faces": {}}), "faces", "invalid_type"),
         (payload({"external_id": "15", "faces": []}), "name", "required"),
@@ -133,7 +167,10 @@ def test_rejection_reports_every_bad_face_and_changes_nothing(conn):
     bad["results"][0]["faces"].pop()
     errors = rejected(conn, "ingest_embeddings", bad)
     found = {(e["index"], e["field"], e["code"]) for e in errors}
-    assert found == {(1, "faces[1].embedding", "invalid_type"), (2, "faces[0].embedding", "out_of_range")}
+    assert found == {
+        (1, "faces[1].embedding", "invalid_type"),
+        (2, "faces[0].embedding", "out_of_range"),
+    }
     assert table_digest(conn) == before
 
 
@@ -150,7 +187,9 @@ def test_external_identity_refuses_a_source_image_path(conn):
 
 
 def test_native_identity_with_photos_cannot_become_external(conn):
-    native = conn.execute("INSERT INTO identities (name) VALUES ('Guard') RETURNING identity_id").fetchone()[0]
+    native = conn.execute(
+        "INSERT INTO identities (name) VALUES ('Guard') RETURNING identity_id"
+    ).fetchone()[0]
     conn.execute(
         "INSERT INTO embeddings (identity_id, vector, source_image_path) VALUES (%s, %s::vector, '/faces/g.jpg')",
         (native, json.dumps(vector(1))),
@@ -173,6 +212,8 @@ def test_source_binding_is_enforced(conn):
 
 def test_audit_journal_records_ingest_counts(conn):
     call(conn, "ingest_embeddings", payload(person("15", "Ada", face(1), face(1))))
-    counts = conn.execute("SELECT counts FROM audit_journal WHERE operation = 'ingest'").fetchone()[0]
+    counts = conn.execute("SELECT counts FROM audit_journal WHERE operation = 'ingest'").fetchone()[
+        0
+    ]
     assert counts["embeddings_stored"] == 1 and counts["duplicates_skipped"] == 1
     assert "Ada" not in json.dumps(counts)

@@ -180,7 +180,10 @@ def test_changed_migration_is_refused(empty_db_url, monkeypatch):
     def edited():
         found = original()
         first = found[0]
-        return [migrations.Migration(first.version, first.name, first.sql + "\n-- edit"), *found[1:]]
+        return [
+            migrations.Migration(first.version, first.name, first.sql + "\n-- edit"),
+            *found[1:],
+        ]
 
     monkeypatch.setattr(migrations, "load_migrations", edited)
     with pytest.raises(migrations.MigrationError, match="changed after it was applied"):

@@ -121,7 +121,9 @@ def test_passing(conn, build, where, key, value):
 
 
 def test_privacy_error_names_the_field_path(conn):
-    errors = rejected(conn, "sync_identities", _sync_payload("item", "meta", {"a": [{"photoUrl": 1}]}))
+    errors = rejected(
+        conn, "sync_identities", _sync_payload("item", "meta", {"a": [{"photoUrl": 1}]})
+    )
     assert "meta.a[0].photoUrl" in {e["field"] for e in errors}
 
 
@@ -131,7 +133,9 @@ def test_top_level_photo_field_is_refused(conn):
         "ingest_embeddings",
         {"source_system": "alfred_catalog", "results": [], "thumbnail": "x"},
     )
-    assert [(e["index"], e["field"], e["code"]) for e in errors] == [(None, "thumbnail", "forbidden_field")]
+    assert [(e["index"], e["field"], e["code"]) for e in errors] == [
+        (None, "thumbnail", "forbidden_field")
+    ]
 
 
 def test_photo_hidden_in_an_embedding_is_refused(conn):
@@ -139,7 +143,10 @@ def test_photo_hidden_in_an_embedding_is_refused(conn):
     errors = rejected(
         conn,
         "ingest_embeddings",
-        {"source_system": "alfred_catalog", "results": [{"external_id": "1", "name": "A", "faces": [{"embedding": embedding}]}]},
+        {
+            "source_system": "alfred_catalog",
+            "results": [{"external_id": "1", "name": "A", "faces": [{"embedding": embedding}]}],
+        },
     )
     assert "forbidden_value" in {e["code"] for e in errors}
 

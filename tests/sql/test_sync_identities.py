@@ -10,7 +10,9 @@ SOURCE = "alfred_catalog"
 
 
 def sync(conn, identities, **options):
-    return call(conn, "sync_identities", {"source_system": SOURCE, "identities": identities, **options})
+    return call(
+        conn, "sync_identities", {"source_system": SOURCE, "identities": identities, **options}
+    )
 
 
 def names(conn, source=SOURCE) -> dict[str, str]:
@@ -25,13 +27,21 @@ def ingest(conn, external_id, name, *seeds):
     return call(
         conn,
         "ingest_embeddings",
-        {"source_system": SOURCE, "results": [{"external_id": external_id, "name": name, "faces": faces}]},
+        {
+            "source_system": SOURCE,
+            "results": [{"external_id": external_id, "name": name, "faces": faces}],
+        },
     )
 
 
 def test_upsert_creates_then_renames_then_is_unchanged(conn):
     result = sync(conn, [{"external_id": "1", "name": "Ada"}, {"external_id": 2, "name": "Bob"}])
-    assert (result["created"], result["updated"], result["deleted"], result["unchanged"]) == (2, 0, 0, 0)
+    assert (result["created"], result["updated"], result["deleted"], result["unchanged"]) == (
+        2,
+        0,
+        0,
+        0,
+    )
     assert result["success"] is True and result["errors"] == []
     assert names(conn) == {"1": "Ada", "2": "Bob"}
 
@@ -71,7 +81,9 @@ def test_delete_cascades_and_tombstones_then_upsert_clears_it(conn):
     # A late ingest for the deleted person stores nothing and creates nothing.
     late = ingest(conn, "1", "Ada", 4)
     assert late["embeddings_stored"] == 0
-    assert late["skipped"] == [{"index": 0, "external_id": "1", "reason": "deleted_at_source", "faces": 1}]
+    assert late["skipped"] == [
+        {"index": 0, "external_id": "1", "reason": "deleted_at_source", "faces": 1}
+    ]
     assert names(conn) == {}
 
     # The source brings the person back: the tombstone goes, ingest works again.
@@ -88,9 +100,7 @@ def test_deleting_an_unknown_person_is_unchanged_but_still_tombstoned(conn):
 
 def test_full_mode_deletes_the_absent(conn):
     sync(conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(10)])
-    result = sync(
-        conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(6)], mode="full"
-    )
+    result = sync(conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(6)], mode="full")
     assert (result["deleted"], result["unchanged"]) == (4, 6)
     assert sorted(names(conn)) == [str(i) for i in range(6)]
     assert conn.execute("SELECT count(*) FROM identity_tombstones").fetchone()[0] == 4
@@ -102,7 +112,11 @@ def test_full_mode_refuses_mass_delete_unless_allowed(conn):
     errors = rejected(
         conn,
         "sync_identities",
-        {"source_system": SOURCE, "mode": "full", "identities": [{"external_id": "1", "name": "P1"}]},
+        {
+            "source_system": SOURCE,
+            "mode": "full",
+            "identities": [{"external_id": "1", "name": "P1"}],
+        },
     )
     assert [e["code"] for e in errors] == ["mass_delete"]
     assert "9 of the 10" in errors[0]["message"]
@@ -126,28 +140,45 @@ def test_dry_run_reports_and_changes_nothing(conn):
     before = {k: v for k, v in table_digest(conn).items() if k != "audit_journal"}
     result = sync(
         conn,
-        [{"external_id": "0", "name": "Renamed"}, {"external_id": "9", "name": "New"},
-         {"external_id": "1", "name": "P1"}, {"external_id": "2", "name": "P2"}],
+        [
+            {"external_id": "0", "name": "Renamed"},
+            {"external_id": "9", "name": "New"},
+            {"external_id": "1", "name": "P1"},
+            {"external_id": "2", "name": "P2"},
+        ],
         mode="full",
         dry_run=True,
     )
     assert result["dry_run"] is True
-    assert (result["created"], result["updated"], result["deleted"], result["unchanged"]) == (1, 1, 1, 2)
+    assert (result["created"], result["updated"], result["deleted"], result["unchanged"]) == (
+        1,
+        1,
+        1,
+        2,
+    )
     assert result["embeddings_deleted"] == 1
     after = {k: v for k, v in table_digest(conn).items() if k != "audit_journal"}
     assert after == before
-    journal = conn.execute("SELECT dry_run FROM audit_journal ORDER BY audit_id DESC LIMIT 1").fetchone()
+    journal = conn.execute(
+        "SELECT dry_run FROM audit_journal ORDER BY audit_id DESC LIMIT 1"
+    ).fetchone()
     assert journal == (True,)
 
 
 def test_other_sources_and_native_identities_are_never_touched(conn):
     conn.execute("INSERT INTO identities (name) VALUES ('Studio native')")
-    call(conn, "sync_identities", {"source_system": "other_system", "identities": [{"external_id": "1", "name": "Other"}]})
+    call(
+        conn,
+        "sync_identities",
+        {"source_system": "other_system", "identities": [{"external_id": "1", "name": "Other"}]},
+    )
     sync(conn, [{"external_id": "1", "name": "Ada"}])
     sync(conn, [], mode="full", allow_mass_delete=True)
     assert names(conn) == {}
     assert names(conn, "other_system") == {"1": "Other"}
-    assert conn.execute("SELECT count(*) FROM identities WHERE external_id IS NULL").fetchone()[0] == 1
+    assert (
+        conn.execute("SELECT count(*) FROM identities WHERE external_id IS NULL").fetchone()[0] == 1
+    )
 
 
 def test_rejection_reports_every_error_and_changes_nothing(conn):
@@ -194,13 +225,44 @@ def test_rejection_reports_every_error_and_changes_nothing(conn):
         ({"source_system": SOURCE, "identities": [], "mode": "partial"}, "mode", "invalid_value"),
         ({"source_system": SOURCE, "identities": [], "dry_run": "yes"}, "dry_run", "invalid_type"),
         ({"source_system": SOURCE, "identities": [], "dry_rnu": True}, "dry_rnu", "unknown_field"),
-        ({"source_system": SOURCE, "identities": [{"external_id": 1.5, "name": "A"}]}, "external_id", "invalid_type"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "", "name": "A"}]}, "external_id", "required"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "1", "name": "  "}]}, "name", "required"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "1", "name": "A\u0007"}]}, "name", "invalid_characters"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "1", "name": "n" * 256}]}, "name", "too_long"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "1", "name": ["A"]}]}, "name", "invalid_type"),
-        ({"source_system": SOURCE, "identities": [{"external_id": "1", "name": "A", "email": "a@b"}]}, "email", "unknown_field"),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": 1.5, "name": "A"}]},
+            "external_id",
+            "invalid_type",
+        ),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": "", "name": "A"}]},
+            "external_id",
+            "required",
+        ),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": "1", "name": "  "}]},
+            "name",
+            "required",
+        ),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": "1", "name": "A\u0007"}]},
+            "name",
+            "invalid_characters",
+        ),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": "1", "name": "n" * 256}]},
+            "name",
+            "too_long",
+        ),
+        (
+            {"source_system": SOURCE, "identities": [{"external_id": "1", "name": ["A"]}]},
+            "name",
+            "invalid_type",
+        ),
+        (
+            {
+                "source_system": SOURCE,
+                "identities": [{"external_id": "1", "name": "A", "email": "a@b"}],
+            },
+            "email",
+            "unknown_field",
+        ),
     ],
 )
 def test_validation_table(conn, payload, field, code):
@@ -226,7 +288,9 @@ def test_audit_journal_keeps_counts_and_caller_never_names(conn):
     sync(conn, [{"external_id": "1", "name": "Ada Lovelace"}])
     conn.execute(
         "SELECT sync_identities(%s::jsonb, 'token:alfred')",
-        ('{"source_system": "alfred_catalog", "identities": [{"external_id": "1", "action": "delete"}]}',),
+        (
+            '{"source_system": "alfred_catalog", "identities": [{"external_id": "1", "action": "delete"}]}',
+        ),
     )
     rows = conn.execute(
         "SELECT operation, source_system, caller, counts::text FROM audit_journal ORDER BY audit_id"
@@ -239,5 +303,7 @@ def test_audit_journal_keeps_counts_and_caller_never_names(conn):
 def test_psql_caller_gets_the_same_validation(conn):
     """What a DBA types in psql: one argument, the payload literal."""
     with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
-        conn.execute("""SELECT sync_identities('{"source_system": "x", "identities": [{"external_id": "1"}]}')""")
+        conn.execute(
+            """SELECT sync_identities('{"source_system": "x", "identities": [{"external_id": "1"}]}')"""
+        )
     assert '"code": "required"' in info.value.diag.message_detail
