@@ -33,42 +33,57 @@ CREATE OR REPLACE FUNCTION ingest_embeddings(
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_results     jsonb := p_payload -> 'results';
+    -- One element per result, from a single pass over them.
+    r_kind        text[];
+    r_external_id jsonb[];
+    r_name        jsonb[];
+    r_faces_kind  text[];
+    r_faces       integer[];
+    r_unknown     boolean[];
+    r_keys        text[];
     v_source      text;
     v_model       text;
     v_errors      jsonb;
+    v_shape_ok    boolean;
+    v_any_zero    boolean;
     v_index       integer[];
+    v_face_index  integer[];
     v_external_id text[];
-    v_field       text[];
     v_vector      vector(512)[];
     v_confidence  real[];
     v_cast_failed boolean := false;
-    v_face        record;
     v_tombstoned  text[];
     v_faces       integer;
     v_resolved    integer;
     v_created     integer;
     v_stored      integer;
     v_skipped     jsonb;
-    v_result      jsonb;
 BEGIN
-    -- 1. Validate everything and collect every error.
+    -- 1. Validate. The top level and each result are checked in full; the
+    -- faces get one fast pass that checks their shape and reads the 512
+    -- numbers once (text -> vector, the one unavoidable pass). Only when that
+    -- pass finds a problem does studio_ingest_face_errors() walk the faces
+    -- again to name every error.
     IF jsonb_typeof(p_payload) IS DISTINCT FROM 'object' THEN
         PERFORM studio_raise_invalid(jsonb_build_array(studio_error(
             NULL, NULL, '$', 'invalid_type', 'payload must be a JSON object')));
     END IF;
 
-    WITH result AS (
-        SELECT (r.ord - 1)::integer AS idx, r.item, r.item ->> 'external_id' AS external_id
-        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_payload -> 'results') = 'array'
-                                       THEN p_payload -> 'results' END)
-             WITH ORDINALITY AS r (item, ord)
-    ), face AS (
-        SELECT r.idx, r.external_id, format('faces[%s]', f.ord - 1) AS field, f.face
-        FROM result AS r
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE WHEN jsonb_typeof(r.item -> 'faces') = 'array' THEN r.item -> 'faces' END)
-            WITH ORDINALITY AS f (face, ord)
-    )
+    IF jsonb_typeof(v_results) = 'array' THEN
+        SELECT array_agg(jsonb_typeof(r.item)), array_agg(r.item -> 'external_id'),
+               array_agg(r.item -> 'name'), array_agg(jsonb_typeof(r.item -> 'faces')),
+               array_agg(CASE WHEN jsonb_typeof(r.item -> 'faces') = 'array'
+                              THEN jsonb_array_length(r.item -> 'faces') ELSE 0 END),
+               array_agg(jsonb_typeof(r.item) = 'object' AND EXISTS (
+                   SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.item) = 'object'
+                                                        THEN r.item END) AS key
+                   WHERE key NOT IN ('external_id', 'name', 'faces'))),
+               array_agg(r.item ->> 'external_id')
+          INTO r_kind, r_external_id, r_name, r_faces_kind, r_faces, r_unknown, r_keys
+          FROM jsonb_array_elements(v_results) AS r (item);
+    END IF;
+
     SELECT coalesce(jsonb_agg(err ORDER BY (err ->> 'index')::integer NULLS FIRST), '[]')
       INTO v_errors FROM (
         SELECT studio_key_errors(p_payload, '{source_system,model,results}', '', NULL, NULL) AS err
@@ -86,124 +101,80 @@ BEGIN
         WHERE NOT p_payload ? 'results'
         UNION ALL
         SELECT studio_error(NULL, NULL, 'results', 'invalid_type', 'results must be an array')
-        WHERE p_payload ? 'results' AND jsonb_typeof(p_payload -> 'results') <> 'array'
-        -- Each result.
+        WHERE p_payload ? 'results' AND jsonb_typeof(v_results) <> 'array'
         UNION ALL
-        SELECT studio_error(idx, NULL, '$', 'invalid_type', 'each result must be a JSON object')
-        FROM result WHERE jsonb_typeof(item) <> 'object'
-        UNION ALL
-        SELECT studio_key_errors(item, '{external_id,name,faces}', '', idx, external_id)
-        FROM result WHERE jsonb_typeof(item) = 'object'
-        UNION ALL
-        SELECT studio_text_errors(item -> 'external_id', 'external_id', idx, external_id, true, 255, true)
-        FROM result WHERE jsonb_typeof(item) = 'object'
-        UNION ALL
-        SELECT studio_text_errors(item -> 'name', 'name', idx, external_id, true, 255)
-        FROM result WHERE jsonb_typeof(item) = 'object'
-        UNION ALL
-        SELECT studio_error(idx, external_id, 'faces', 'required', 'faces is required (it may be empty)')
-        FROM result WHERE jsonb_typeof(item) = 'object' AND NOT item ? 'faces'
-        UNION ALL
-        SELECT studio_error(idx, external_id, 'faces', 'invalid_type', 'faces must be an array')
-        FROM result WHERE jsonb_typeof(item) = 'object' AND jsonb_typeof(item -> 'faces') <> 'array'
-        -- Each face. Only its shape here; the 512 numbers are checked by the
-        -- cast below, which is the one pass over them that cannot be avoided.
-        UNION ALL
-        SELECT studio_error(idx, external_id, field, 'invalid_type', 'each face must be a JSON object')
-        FROM face WHERE jsonb_typeof(face) <> 'object'
-        UNION ALL
-        SELECT studio_key_errors(face, '{embedding,confidence}', field, idx, external_id)
-        FROM face
-        WHERE jsonb_typeof(face) = 'object'
-          AND EXISTS (SELECT 1 FROM jsonb_object_keys(face) AS k
-                      WHERE k <> ALL ('{embedding,confidence}'))
-        UNION ALL
-        SELECT CASE
-                   WHEN NOT face ? 'embedding' THEN
-                       studio_error(idx, external_id, field || '.embedding', 'required',
-                                    'embedding is required')
-                   WHEN jsonb_typeof(face -> 'embedding') <> 'array' THEN
-                       studio_error(idx, external_id, field || '.embedding', 'invalid_type',
-                                    'embedding must be an array of 512 numbers')
-                   ELSE
-                       studio_error(idx, external_id, field || '.embedding', 'invalid_length',
-                                    format('embedding must have exactly 512 numbers (got %s)',
-                                           jsonb_array_length(face -> 'embedding')))
-               END
-        FROM face
-        WHERE jsonb_typeof(face) = 'object'
-          AND (jsonb_typeof(face -> 'embedding') IS DISTINCT FROM 'array'
-               OR jsonb_array_length(face -> 'embedding') <> 512)
-        UNION ALL
-        SELECT studio_privacy_scan(face -> 'embedding', field || '.embedding', idx, external_id)
-        FROM face
-        WHERE jsonb_typeof(face) = 'object' AND jsonb_typeof(face -> 'embedding') IN ('string', 'object')
-        UNION ALL
-        SELECT studio_error(idx, external_id, field || '.confidence', 'invalid_type',
-                            'confidence must be a number from 0 to 1')
-        FROM face
-        WHERE jsonb_typeof(face) = 'object' AND face ? 'confidence'
-          AND jsonb_typeof(face -> 'confidence') NOT IN ('number', 'null')
-        UNION ALL
-        SELECT studio_error(idx, external_id, field || '.confidence', 'out_of_range',
-                            format('confidence must be from 0 to 1 (got %s)', face -> 'confidence'))
-        FROM face
-        WHERE jsonb_typeof(face) = 'object' AND jsonb_typeof(face -> 'confidence') = 'number'
-          AND (face -> 'confidence')::numeric NOT BETWEEN 0 AND 1
+        SELECT result_err
+        FROM unnest(r_kind, r_external_id, r_name, r_faces_kind, r_unknown)
+             WITH ORDINALITY AS r (kind, external_id, name, faces_kind, unknown, ord)
+        CROSS JOIN LATERAL (SELECT (r.ord - 1)::integer AS idx, r.external_id #>> '{}' AS ext) AS k
+        CROSS JOIN LATERAL (
+            SELECT studio_error(k.idx, NULL, '$', 'invalid_type', 'each result must be a JSON object')
+            WHERE r.kind <> 'object'
+            UNION ALL
+            SELECT studio_key_errors(v_results -> k.idx, '{external_id,name,faces}', '', k.idx, k.ext)
+            WHERE r.unknown
+            UNION ALL
+            SELECT studio_text_errors(r.external_id, 'external_id', k.idx, k.ext, true, 255, true)
+            WHERE r.kind = 'object'
+            UNION ALL
+            SELECT studio_text_errors(r.name, 'name', k.idx, k.ext, true, 255)
+            WHERE r.kind = 'object'
+            UNION ALL
+            SELECT studio_error(k.idx, k.ext, 'faces', 'required', 'faces is required (it may be empty)')
+            WHERE r.kind = 'object' AND r.faces_kind IS NULL
+            UNION ALL
+            SELECT studio_error(k.idx, k.ext, 'faces', 'invalid_type', 'faces must be an array')
+            WHERE r.kind = 'object' AND r.faces_kind <> 'array'
+        ) AS result_errors (result_err)
     ) AS all_errors;
 
-    PERFORM studio_raise_invalid(v_errors);
+    -- The fast pass. Arrays are aggregated from the same rows, so they stay
+    -- aligned element by element.
+    IF jsonb_typeof(v_results) = 'array' THEN
+        BEGIN
+            SELECT coalesce(bool_and(shape_ok), true), array_agg(idx), array_agg(fidx),
+                   array_agg(ext), array_agg(vec), array_agg(conf)
+              INTO v_shape_ok, v_index, v_face_index, v_external_id, v_vector, v_confidence
+              FROM (
+                SELECT (r.ord - 1)::integer AS idx, (f.ord - 1)::integer AS fidx,
+                       r.item ->> 'external_id' AS ext, checked.shape_ok,
+                       CASE WHEN checked.shape_ok THEN (e.emb #>> '{}')::vector(512) END AS vec,
+                       CASE WHEN checked.shape_ok THEN (f.face ->> 'confidence')::real END AS conf
+                FROM jsonb_array_elements(v_results) WITH ORDINALITY AS r (item, ord)
+                CROSS JOIN LATERAL jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(r.item -> 'faces') = 'array' THEN r.item -> 'faces' END)
+                    WITH ORDINALITY AS f (face, ord)
+                CROSS JOIN LATERAL (SELECT f.face -> 'embedding' AS emb) AS e
+                CROSS JOIN LATERAL (SELECT CASE
+                    WHEN jsonb_typeof(f.face) <> 'object' THEN false
+                    WHEN jsonb_typeof(e.emb) IS DISTINCT FROM 'array' THEN false
+                    WHEN jsonb_array_length(e.emb) <> 512 THEN false
+                    WHEN jsonb_typeof(f.face -> 'confidence') = 'number' THEN
+                        (f.face -> 'confidence')::numeric BETWEEN 0 AND 1
+                    WHEN jsonb_typeof(f.face -> 'confidence') NOT IN ('null') THEN false
+                    ELSE true END
+                    AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(
+                                        CASE WHEN jsonb_typeof(f.face) = 'object' THEN f.face END) AS key
+                                    WHERE key NOT IN ('embedding', 'confidence')) AS shape_ok
+                ) AS checked
+              ) AS faces;
+        EXCEPTION WHEN data_exception THEN
+            v_cast_failed := true;
+        END;
 
-    -- The one pass over the numbers: text -> vector. When a value is not a
-    -- finite float it fails, and the slow path below finds every such face.
-    BEGIN
-        SELECT array_agg(idx ORDER BY idx, fidx), array_agg(external_id ORDER BY idx, fidx),
-               array_agg(format('faces[%s]', fidx) ORDER BY idx, fidx),
-               array_agg((face ->> 'embedding')::vector(512) ORDER BY idx, fidx),
-               array_agg((face ->> 'confidence')::real ORDER BY idx, fidx)
-          INTO v_index, v_external_id, v_field, v_vector, v_confidence
-          FROM (SELECT (r.ord - 1)::integer AS idx, r.item ->> 'external_id' AS external_id,
-                       (f.ord - 1)::integer AS fidx, f.face
-                FROM jsonb_array_elements(p_payload -> 'results') WITH ORDINALITY AS r (item, ord)
-                CROSS JOIN LATERAL jsonb_array_elements(r.item -> 'faces')
-                     WITH ORDINALITY AS f (face, ord)) AS faces;
-    EXCEPTION WHEN data_exception THEN
-        v_cast_failed := true;
-    END;
-
-    IF v_cast_failed THEN
-        v_errors := '[]';
-        FOR v_face IN
-            SELECT (r.ord - 1)::integer AS idx, r.item ->> 'external_id' AS external_id,
-                   format('faces[%s].embedding', f.ord - 1) AS field, f.face -> 'embedding' AS embedding
-            FROM jsonb_array_elements(p_payload -> 'results') WITH ORDINALITY AS r (item, ord)
-            CROSS JOIN LATERAL jsonb_array_elements(r.item -> 'faces') WITH ORDINALITY AS f (face, ord)
-        LOOP
-            IF jsonb_path_exists(v_face.embedding, 'strict $[*] ? (@.type() != "number")') THEN
-                v_errors := v_errors || jsonb_build_array(studio_error(
-                    v_face.idx, v_face.external_id, v_face.field, 'invalid_type',
-                    'embedding must hold only numbers'))
-                    || coalesce((SELECT jsonb_agg(s) FROM studio_privacy_scan(
-                           v_face.embedding, v_face.field, v_face.idx, v_face.external_id) AS s), '[]');
-                CONTINUE;
-            END IF;
-            BEGIN
-                PERFORM (v_face.embedding #>> '{}')::vector(512);
-            EXCEPTION WHEN data_exception THEN
-                v_errors := v_errors || jsonb_build_array(studio_error(
-                    v_face.idx, v_face.external_id, v_face.field, 'out_of_range',
-                    format('embedding values must be finite 32-bit floats: %s', SQLERRM)));
-            END;
-        END LOOP;
-        PERFORM studio_raise_invalid(v_errors);
+        IF v_cast_failed OR NOT v_shape_ok THEN
+            v_errors := v_errors || studio_ingest_face_errors(v_results);
+        ELSE
+            -- A zero vector has no direction: it would match nothing, or everything.
+            SELECT v_errors || coalesce(jsonb_agg(studio_error(
+                       v_index[n], v_external_id[n], format('faces[%s].embedding', v_face_index[n]),
+                       'zero_vector', 'embedding must not be all zeros')), '[]')
+              INTO v_errors
+              FROM generate_subscripts(v_vector, 1) AS n
+             WHERE vector_norm(v_vector[n]) = 0;
+        END IF;
     END IF;
 
-    -- A zero vector has no direction: it would match nothing, or everything.
-    SELECT coalesce(jsonb_agg(studio_error(v_index[n], v_external_id[n], v_field[n] || '.embedding',
-                                           'zero_vector', 'embedding must not be all zeros')), '[]')
-      INTO v_errors
-      FROM generate_subscripts(v_vector, 1) AS n
-     WHERE vector_norm(v_vector[n]) = 0;
     PERFORM studio_raise_invalid(v_errors);
 
     v_source := p_payload ->> 'source_system';
@@ -215,32 +186,27 @@ BEGIN
     -- 2. Apply: tombstoned people first, then find-or-create the rest.
     SELECT coalesce(array_agg(t.external_id), '{}') INTO v_tombstoned
       FROM identity_tombstones AS t
-     WHERE t.source_system = v_source
-       AND t.external_id IN (SELECT r.item ->> 'external_id'
-                             FROM jsonb_array_elements(p_payload -> 'results') AS r (item));
+     WHERE t.source_system = v_source AND t.external_id = ANY (r_keys);
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'index', idx, 'external_id', external_id, 'reason', 'deleted_at_source',
-               'faces', faces) ORDER BY idx), '[]')
+               'index', (r.ord - 1)::integer, 'external_id', r.ext,
+               'reason', 'deleted_at_source', 'faces', r.faces) ORDER BY r.ord), '[]')
       INTO v_skipped
-      FROM (SELECT (r.ord - 1)::integer AS idx, r.item ->> 'external_id' AS external_id,
-                   jsonb_array_length(r.item -> 'faces') AS faces
-            FROM jsonb_array_elements(p_payload -> 'results') WITH ORDINALITY AS r (item, ord)
-            WHERE r.item ->> 'external_id' = ANY (v_tombstoned)) AS skipped;
+      FROM unnest(r_keys, r_faces) WITH ORDINALITY AS r (ext, faces, ord)
+     WHERE r.ext = ANY (v_tombstoned);
 
     -- Sorted by key so that concurrent ingests take row locks in one order.
     INSERT INTO identities (name, external_id, source_system, created_at, updated_at)
-    SELECT DISTINCT ON (r.item ->> 'external_id')
-           btrim(r.item ->> 'name'), r.item ->> 'external_id', v_source, p_now, p_now
-      FROM jsonb_array_elements(p_payload -> 'results') WITH ORDINALITY AS r (item, ord)
-     WHERE NOT (r.item ->> 'external_id' = ANY (v_tombstoned))
-     ORDER BY r.item ->> 'external_id', r.ord
+    SELECT DISTINCT ON (r.ext) btrim(r.name #>> '{}'), r.ext, v_source, p_now, p_now
+      FROM unnest(r_keys, r_name) WITH ORDINALITY AS r (ext, name, ord)
+     WHERE NOT (r.ext = ANY (v_tombstoned))
+     ORDER BY r.ext, r.ord
     ON CONFLICT (source_system, external_id) WHERE external_id IS NOT NULL DO NOTHING;
     GET DIAGNOSTICS v_created = ROW_COUNT;
 
-    SELECT count(DISTINCT r.item ->> 'external_id') INTO v_resolved
-      FROM jsonb_array_elements(p_payload -> 'results') AS r (item)
-     WHERE NOT (r.item ->> 'external_id' = ANY (v_tombstoned));
+    SELECT count(DISTINCT r.ext) INTO v_resolved
+      FROM unnest(r_keys) AS r (ext)
+     WHERE NOT (r.ext = ANY (v_tombstoned));
 
     -- Ordered by identity and vector so that two ingests of the same faces
     -- meet on the unique index in one order and cannot deadlock.
@@ -258,18 +224,17 @@ BEGIN
       FROM unnest(v_external_id) AS f (external_id)
      WHERE NOT (f.external_id = ANY (v_tombstoned));
 
-    v_result := jsonb_build_object(
-        'success', true, 'source_system', v_source, 'model', v_model,
-        'identities_resolved', v_resolved, 'identities_created', v_created,
-        'embeddings_stored', v_stored, 'duplicates_skipped', v_faces - v_stored,
-        'skipped', v_skipped);
-
     INSERT INTO audit_journal (occurred_at, operation, source_system, caller, counts)
     VALUES (p_now, 'ingest', v_source, coalesce(p_caller, session_user),
             jsonb_build_object('model', v_model, 'identities_resolved', v_resolved,
                                'identities_created', v_created, 'embeddings_stored', v_stored,
                                'duplicates_skipped', v_faces - v_stored,
                                'skipped', jsonb_array_length(v_skipped)));
-    RETURN v_result;
+
+    RETURN jsonb_build_object(
+        'success', true, 'source_system', v_source, 'model', v_model,
+        'identities_resolved', v_resolved, 'identities_created', v_created,
+        'embeddings_stored', v_stored, 'duplicates_skipped', v_faces - v_stored,
+        'skipped', v_skipped);
 END
 $$;

@@ -14,16 +14,19 @@ CREATE OR REPLACE FUNCTION studio_key_errors(
     p_external_id text
 ) RETURNS SETOF jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- Keys first, values only for the unknown ones: the known values can be
+    -- megabytes of embeddings and are not copied here.
     SELECT err
-    FROM jsonb_each(p_object) AS e
+    FROM jsonb_object_keys(p_object) AS key
     CROSS JOIN LATERAL (
-        SELECT studio_error(p_index, p_external_id, concat_ws('.', nullif(p_path, ''), e.key),
+        SELECT studio_error(p_index, p_external_id, concat_ws('.', nullif(p_path, ''), key),
                             'unknown_field',
                             format('unknown field "%s"; expected one of: %s',
-                                   e.key, array_to_string(p_allowed, ', ')))
-        WHERE NOT studio_forbidden_field(e.key)
+                                   key, array_to_string(p_allowed, ', ')))
+        WHERE NOT studio_forbidden_field(key)
         UNION ALL
-        SELECT studio_privacy_scan(jsonb_build_object(e.key, e.value), p_path, p_index, p_external_id)
+        SELECT studio_privacy_scan(jsonb_build_object(key, p_object -> key), p_path, p_index,
+                                   p_external_id)
     ) AS found (err)
-    WHERE e.key <> ALL (p_allowed)
+    WHERE key <> ALL (p_allowed)
 $$;

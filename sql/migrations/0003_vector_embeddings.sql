@@ -111,9 +111,12 @@ BEGIN
 END
 $$;
 
+-- The WHEN clause keeps the trigger off the bulk-ingest path, where the
+-- path is always NULL.
 CREATE TRIGGER embeddings_external_image_path_check
     BEFORE INSERT OR UPDATE OF source_image_path, identity_id ON embeddings
-    FOR EACH ROW EXECUTE FUNCTION embeddings_refuse_external_image_path();
+    FOR EACH ROW WHEN (NEW.source_image_path IS NOT NULL)
+    EXECUTE FUNCTION embeddings_refuse_external_image_path();
 
 CREATE FUNCTION identities_refuse_external_with_image_paths() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -1,0 +1,250 @@
+"""Ingest throughput against the physical limits, measured in one run.
+
+For N embeddings (10k and 100k by default) sent in calls of ~1,000 faces:
+
+- copy_binary: COPY ... (FORMAT BINARY) of the same vectors into the same
+  table (identities made beforehand): the fastest way PostgreSQL takes rows.
+- parse_only: `SELECT $1::jsonb` of the same payloads: what any jsonb
+  function must at least pay.
+- function: `SELECT ingest_embeddings($1::jsonb)`, the SQL function alone.
+- http: POST /api/identities/ingest-embeddings through `studio serve`.
+
+Each method starts from an empty table as the migrations leave it (no HNSW
+index). Ratios are printed and written to docs/benchmarks.md; absolute rates
+on shared 2-core machines are noise, the ratios within one run are not.
+
+    .venv/bin/python bench/ingest_bench.py [--sizes 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import requests
+from pgvector.psycopg import register_vector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_section  # noqa: E402
+
+from app import embedded_db, migrations  # noqa: E402
+from app.config import PROJECT_ROOT  # noqa: E402
+
+FACES_PER_CALL = 1000
+FACES_PER_PERSON = 10
+SOURCE = "bench_catalog"
+
+
+def clustered_vectors(count: int, seed: int = 7) -> np.ndarray:
+    """Face-like data: a few samples scattered around each person's centre."""
+    rng = np.random.default_rng(seed)
+    people = count // FACES_PER_PERSON
+    centres = rng.standard_normal((people, 512)).astype(np.float32)
+    noise = 0.35 * rng.standard_normal((people, FACES_PER_PERSON, 512)).astype(np.float32)
+    vectors = (centres[:, None, :] + noise).reshape(-1, 512)
+    return vectors * 24.0  # InsightFace's raw embeddings have norms of ~23-28
+
+
+def payloads(vectors: np.ndarray) -> list[str]:
+    """Ingest payloads of FACES_PER_CALL faces, FACES_PER_PERSON faces a person."""
+    calls = []
+    for start in range(0, len(vectors), FACES_PER_CALL):
+        chunk = vectors[start : start + FACES_PER_CALL]
+        results = []
+        for offset in range(0, len(chunk), FACES_PER_PERSON):
+            person = (start + offset) // FACES_PER_PERSON
+            faces = chunk[offset : offset + FACES_PER_PERSON]
+            results.append(
+                {
+                    "external_id": str(person),
+                    "name": f"Person {person}",
+                    "faces": [{"embedding": f.tolist(), "confidence": 0.9} for f in faces],
+                }
+            )
+        calls.append(json.dumps({"source_system": SOURCE, "model": "bench", "results": results}))
+    return calls
+
+
+def reset(conn: psycopg.Connection) -> None:
+    conn.execute("TRUNCATE identities, identity_tombstones, audit_journal CASCADE")
+    conn.execute("VACUUM ANALYZE identities")
+    conn.execute("VACUUM ANALYZE embeddings")
+
+
+def run_copy(conn: psycopg.Connection, vectors: np.ndarray) -> float:
+    """COPY BINARY of the same rows, identities created first (not timed)."""
+    people = len(vectors) // FACES_PER_PERSON
+    ids = [uuid.uuid4() for _ in range(people)]
+    with conn.cursor().copy(
+        "COPY identities (identity_id, name, external_id, source_system) FROM STDIN"
+    ) as copy:
+        for person, identity in enumerate(ids):
+            copy.write_row((identity, f"Person {person}", str(person), SOURCE))
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    start = time.perf_counter()
+    with conn.cursor().copy(
+        "COPY embeddings (identity_id, vector, model, is_reference, confidence) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["uuid", "vector", "varchar", "bool", "float4"])
+        for i, vec in enumerate(normed):
+            copy.write_row((ids[i // FACES_PER_PERSON], vec, "bench", True, 0.9))
+    return time.perf_counter() - start
+
+
+def run_parse_only(conn: psycopg.Connection, calls: list[str]) -> float:
+    start = time.perf_counter()
+    for body in calls:
+        conn.execute("SELECT %s::jsonb IS NOT NULL", (body,)).fetchone()
+    return time.perf_counter() - start
+
+
+def run_function(conn: psycopg.Connection, calls: list[str]) -> tuple[float, int]:
+    stored = 0
+    start = time.perf_counter()
+    for body in calls:
+        stored += conn.execute("SELECT ingest_embeddings(%s::jsonb)", (body,)).fetchone()[0][
+            "embeddings_stored"
+        ]
+    return time.perf_counter() - start, stored
+
+
+def run_http(base: str, token: str, calls: list[str]) -> tuple[float, int]:
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    stored = 0
+    start = time.perf_counter()
+    for body in calls:
+        response = session.post(
+            f"{base}/api/identities/ingest-embeddings", data=body, headers=headers
+        )
+        response.raise_for_status()
+        stored += response.json()["embeddings_stored"]
+    return time.perf_counter() - start, stored
+
+
+def start_server(url: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "STUDIO_DATABASE_URL": url, "STUDIO_PORT": str(port)}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "studio"), "serve", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/healthz", timeout=1).ok:
+                return server, base
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("studio serve did not start")
+
+
+def bench_database() -> str:
+    """A fresh, migrated database on STUDIO_BENCH_DATABASE_URL's server or the embedded one."""
+    server_url = os.environ.get("STUDIO_BENCH_DATABASE_URL") or embedded_db.start(
+        PROJECT_ROOT / ".bench-data"
+    )
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS studio_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE studio_bench")
+    url = psycopg.conninfo.make_conninfo(server_url, dbname="studio_bench")
+    migrations.migrate(url)
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    url = bench_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        register_vector(conn)
+        token = conn.execute(
+            "SELECT token FROM create_api_token('bench', '{embeddings:write}')"
+        ).fetchone()[0]
+    server, base = start_server(url)
+    rows = []
+    try:
+        for size in args.sizes:
+            vectors = clustered_vectors(size)
+            calls = payloads(vectors)
+            mb = sum(len(c) for c in calls) / len(calls) / 1e6
+            with psycopg.connect(url, autocommit=True) as conn:
+                register_vector(conn)
+                reset(conn)
+                copy_s = run_copy(conn, vectors)
+                reset(conn)
+                parse_s = run_parse_only(conn, calls)
+                function_s, stored_fn = run_function(conn, calls)
+                reset(conn)
+                http_s, stored_http = run_http(base, token, calls)
+                assert stored_fn == stored_http == size, (stored_fn, stored_http, size)
+            rate = {
+                "copy_binary": size / copy_s,
+                "parse_only": size / parse_s,
+                "function": size / function_s,
+                "http": size / http_s,
+            }
+            rows.append((size, len(calls), mb, rate))
+            print(
+                f"{size:>7} embeddings ({len(calls)} calls, {mb:.1f} MB each): "
+                + ", ".join(f"{k} {v:,.0f}/s" for k, v in rate.items())
+                + f" | function/parse {rate['function'] / rate['parse_only']:.2f}"
+                + f", http/function {rate['http'] / rate['function']:.2f}"
+                + f", function/COPY {rate['function'] / rate['copy_binary']:.2f}",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    if args.no_write:
+        return
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, {os.cpu_count()} cores, "
+        "PostgreSQL "
+        + psycopg.connect(url).execute("SHOW server_version").fetchone()[0]
+        + ", vectors clustered like faces (10 per person), calls of 1,000 faces, "
+        "each method from an empty table without an HNSW index.",
+        "",
+        "| embeddings | COPY BINARY /s | parse only /s | ingest_embeddings() /s | HTTP /s "
+        "| function ÷ parse (≥ 0.5) | HTTP ÷ function (≥ 0.8) | function ÷ COPY |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, _calls, _mb, rate in rows:
+        lines.append(
+            f"| {size:,} | {rate['copy_binary']:,.0f} | {rate['parse_only']:,.0f} "
+            f"| {rate['function']:,.0f} | {rate['http']:,.0f} "
+            f"| {rate['function'] / rate['parse_only']:.2f} "
+            f"| {rate['http'] / rate['function']:.2f} "
+            f"| {rate['function'] / rate['copy_binary']:.2f} |"
+        )
+    write_section(
+        "ingest",
+        "Ingest: ingest_embeddings() and HTTP against COPY and parse-only",
+        "make bench  # bench/ingest_bench.py",
+        lines,
+    )
+
+
+if __name__ == "__main__":
+    main()
