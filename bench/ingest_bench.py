@@ -36,10 +36,10 @@ import requests
 from pgvector.psycopg import register_vector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import write_section
 
-from app import embedded_db, migrations  # noqa: E402
-from app.config import PROJECT_ROOT  # noqa: E402
+from app import embedded_db, migrations
+from app.config import PROJECT_ROOT
 
 FACES_PER_CALL = 1000
 FACES_PER_PERSON = 10
