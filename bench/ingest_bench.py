@@ -6,6 +6,9 @@ For N embeddings (10k and 100k by default) sent in calls of ~1,000 faces:
   table (identities made beforehand): the fastest way PostgreSQL takes rows.
 - parse_only: `SELECT $1::jsonb` of the same payloads: what any jsonb
   function must at least pay.
+- parse_cast: parse, then read every embedding as a vector(512) (jsonb
+  numbers -> text -> float4), storing nothing: what any function that takes
+  the seed's jsonb and stores vectors must at least pay.
 - function: `SELECT ingest_embeddings($1::jsonb)`, the SQL function alone.
 - http: POST /api/identities/ingest-embeddings through `studio serve`.
 
@@ -110,6 +113,18 @@ def run_parse_only(conn: psycopg.Connection, calls: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def run_parse_cast(conn: psycopg.Connection, calls: list[str]) -> float:
+    start = time.perf_counter()
+    for body in calls:
+        conn.execute(
+            "SELECT count((f.face -> 'embedding' #>> '{}')::vector(512)) "
+            "FROM jsonb_array_elements((%s::jsonb) -> 'results') AS r (item), "
+            "jsonb_array_elements(r.item -> 'faces') AS f (face)",
+            (body,),
+        ).fetchone()
+    return time.perf_counter() - start
+
+
 def run_function(conn: psycopg.Connection, calls: list[str]) -> tuple[float, int]:
     stored = 0
     start = time.perf_counter()
@@ -194,6 +209,7 @@ def main() -> None:
                 copy_s = run_copy(conn, vectors)
                 reset(conn)
                 parse_s = run_parse_only(conn, calls)
+                cast_s = run_parse_cast(conn, calls)
                 function_s, stored_fn = run_function(conn, calls)
                 reset(conn)
                 http_s, stored_http = run_http(base, token, calls)
@@ -201,6 +217,7 @@ def main() -> None:
             rate = {
                 "copy_binary": size / copy_s,
                 "parse_only": size / parse_s,
+                "parse_cast": size / cast_s,
                 "function": size / function_s,
                 "http": size / http_s,
             }
@@ -209,6 +226,7 @@ def main() -> None:
                 f"{size:>7} embeddings ({len(calls)} calls, {mb:.1f} MB each): "
                 + ", ".join(f"{k} {v:,.0f}/s" for k, v in rate.items())
                 + f" | function/parse {rate['function'] / rate['parse_only']:.2f}"
+                + f", function/parse+cast {rate['function'] / rate['parse_cast']:.2f}"
                 + f", http/function {rate['http'] / rate['function']:.2f}"
                 + f", function/COPY {rate['function'] / rate['copy_binary']:.2f}",
                 flush=True,
@@ -226,18 +244,31 @@ def main() -> None:
         + ", vectors clustered like faces (10 per person), calls of 1,000 faces, "
         "each method from an empty table without an HNSW index.",
         "",
-        "| embeddings | COPY BINARY /s | parse only /s | ingest_embeddings() /s | HTTP /s "
-        "| function ÷ parse (≥ 0.5) | HTTP ÷ function (≥ 0.8) | function ÷ COPY |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| embeddings | COPY BINARY /s | parse only /s | parse + cast /s "
+        "| ingest_embeddings() /s | HTTP /s | function ÷ parse (target ≥ 0.5) "
+        "| function ÷ (parse + cast) | HTTP ÷ function (target ≥ 0.8) | function ÷ COPY |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, _calls, _mb, rate in rows:
         lines.append(
             f"| {size:,} | {rate['copy_binary']:,.0f} | {rate['parse_only']:,.0f} "
-            f"| {rate['function']:,.0f} | {rate['http']:,.0f} "
+            f"| {rate['parse_cast']:,.0f} | {rate['function']:,.0f} | {rate['http']:,.0f} "
             f"| {rate['function'] / rate['parse_only']:.2f} "
+            f"| {rate['function'] / rate['parse_cast']:.2f} "
             f"| {rate['http'] / rate['function']:.2f} "
             f"| {rate['function'] / rate['copy_binary']:.2f} |"
         )
+    lines += [
+        "",
+        "How to read it. *parse + cast* is the floor for any function that takes the",
+        "seed's JSON as jsonb and stores vectors: jsonb keeps numbers as decimal",
+        "`numeric`, and reading 512 of them as float4 (numeric to text to float) costs",
+        "about as much as parsing the payload did. So *function ÷ parse* cannot reach",
+        "0.5 on this design however lean the function is; what the function can",
+        "control is *function ÷ (parse + cast)*: validation, privacy checks, dedup",
+        "hashing and the insert on top of that floor. The HTTP path adds reading the",
+        "body and one token lookup.",
+    ]
     write_section(
         "ingest",
         "Ingest: ingest_embeddings() and HTTP against COPY and parse-only",

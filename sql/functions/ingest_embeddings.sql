@@ -47,8 +47,6 @@ DECLARE
     v_errors      jsonb;
     v_shape_ok    boolean;
     v_any_zero    boolean;
-    v_index       integer[];
-    v_face_index  integer[];
     v_external_id text[];
     v_vector      vector(512)[];
     v_confidence  real[];
@@ -88,9 +86,10 @@ BEGIN
       INTO v_errors FROM (
         SELECT studio_key_errors(p_payload, '{source_system,model,results}', '', NULL, NULL) AS err
         UNION ALL
-        SELECT studio_text_errors(p_payload -> 'source_system', 'source_system', NULL, NULL, true, 50)
+        SELECT e FROM studio_text_errors(p_payload -> 'source_system', 'source_system',
+                                         NULL, NULL, true, 50) AS e
         UNION ALL
-        SELECT studio_text_errors(p_payload -> 'model', 'model', NULL, NULL, false, 50)
+        SELECT e FROM studio_text_errors(p_payload -> 'model', 'model', NULL, NULL, false, 50) AS e
         UNION ALL
         SELECT studio_error(NULL, NULL, 'model', 'invalid_value',
                             'model may hold only letters, digits, "_", "-" and "."')
@@ -114,10 +113,11 @@ BEGIN
             SELECT studio_key_errors(v_results -> k.idx, '{external_id,name,faces}', '', k.idx, k.ext)
             WHERE r.unknown
             UNION ALL
-            SELECT studio_text_errors(r.external_id, 'external_id', k.idx, k.ext, true, 255, true)
+            SELECT e FROM studio_text_errors(r.external_id, 'external_id', k.idx, k.ext,
+                                             true, 255, true) AS e
             WHERE r.kind = 'object'
             UNION ALL
-            SELECT studio_text_errors(r.name, 'name', k.idx, k.ext, true, 255)
+            SELECT e FROM studio_text_errors(r.name, 'name', k.idx, k.ext, true, 255) AS e
             WHERE r.kind = 'object'
             UNION ALL
             SELECT studio_error(k.idx, k.ext, 'faces', 'required', 'faces is required (it may be empty)')
@@ -132,46 +132,43 @@ BEGIN
     -- aligned element by element.
     IF jsonb_typeof(v_results) = 'array' THEN
         BEGIN
-            SELECT coalesce(bool_and(shape_ok), true), array_agg(idx), array_agg(fidx),
+            SELECT coalesce(bool_and(shape_ok), true), coalesce(bool_or(vector_norm(vec) = 0), false),
                    array_agg(ext), array_agg(vec), array_agg(conf)
-              INTO v_shape_ok, v_index, v_face_index, v_external_id, v_vector, v_confidence
+              INTO v_shape_ok, v_any_zero, v_external_id, v_vector, v_confidence
               FROM (
-                SELECT (r.ord - 1)::integer AS idx, (f.ord - 1)::integer AS fidx,
-                       r.item ->> 'external_id' AS ext, checked.shape_ok,
+                SELECT r.item ->> 'external_id' AS ext, checked.shape_ok,
                        CASE WHEN checked.shape_ok THEN (e.emb #>> '{}')::vector(512) END AS vec,
-                       CASE WHEN checked.shape_ok THEN (f.face ->> 'confidence')::real END AS conf
+                       CASE WHEN checked.shape_ok THEN (e.conf #>> '{}')::real END AS conf
                 FROM jsonb_array_elements(v_results) WITH ORDINALITY AS r (item, ord)
                 CROSS JOIN LATERAL jsonb_array_elements(
                     CASE WHEN jsonb_typeof(r.item -> 'faces') = 'array' THEN r.item -> 'faces' END)
                     WITH ORDINALITY AS f (face, ord)
-                CROSS JOIN LATERAL (SELECT f.face -> 'embedding' AS emb) AS e
+                -- Fenced (OFFSET 0) so each face's fields are extracted once,
+                -- not once per expression that reads them.
+                CROSS JOIN LATERAL (SELECT f.face -> 'embedding' AS emb, f.face -> 'confidence' AS conf
+                                    OFFSET 0) AS e
                 CROSS JOIN LATERAL (SELECT CASE
                     WHEN jsonb_typeof(f.face) <> 'object' THEN false
                     WHEN jsonb_typeof(e.emb) IS DISTINCT FROM 'array' THEN false
                     WHEN jsonb_array_length(e.emb) <> 512 THEN false
-                    WHEN jsonb_typeof(f.face -> 'confidence') = 'number' THEN
-                        (f.face -> 'confidence')::numeric BETWEEN 0 AND 1
-                    WHEN jsonb_typeof(f.face -> 'confidence') NOT IN ('null') THEN false
+                    WHEN jsonb_typeof(e.conf) = 'number' THEN e.conf::numeric BETWEEN 0 AND 1
+                    WHEN jsonb_typeof(e.conf) <> 'null' THEN false
                     ELSE true END
                     AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(
                                         CASE WHEN jsonb_typeof(f.face) = 'object' THEN f.face END) AS key
                                     WHERE key NOT IN ('embedding', 'confidence')) AS shape_ok
                 ) AS checked
+                -- A fence: without it the planner copies `vec` into each
+                -- aggregate that reads it, and every vector is cast twice.
+                OFFSET 0
               ) AS faces;
         EXCEPTION WHEN data_exception THEN
             v_cast_failed := true;
         END;
 
-        IF v_cast_failed OR NOT v_shape_ok THEN
+        -- A zero vector has no direction: it would match nothing, or everything.
+        IF v_cast_failed OR NOT v_shape_ok OR v_any_zero THEN
             v_errors := v_errors || studio_ingest_face_errors(v_results);
-        ELSE
-            -- A zero vector has no direction: it would match nothing, or everything.
-            SELECT v_errors || coalesce(jsonb_agg(studio_error(
-                       v_index[n], v_external_id[n], format('faces[%s].embedding', v_face_index[n]),
-                       'zero_vector', 'embedding must not be all zeros')), '[]')
-              INTO v_errors
-              FROM generate_subscripts(v_vector, 1) AS n
-             WHERE vector_norm(v_vector[n]) = 0;
         END IF;
     END IF;
 

@@ -66,7 +66,8 @@ BEGIN
         SELECT studio_key_errors(p_payload,
                '{source_system,identities,mode,dry_run,allow_mass_delete}', '', NULL, NULL) AS err
         UNION ALL
-        SELECT studio_text_errors(p_payload -> 'source_system', 'source_system', NULL, NULL, true, 50)
+        SELECT e FROM studio_text_errors(p_payload -> 'source_system', 'source_system',
+                                         NULL, NULL, true, 50) AS e
         UNION ALL
         SELECT studio_error(NULL, NULL, 'identities', 'required', 'identities is required')
         WHERE NOT p_payload ? 'identities'
@@ -93,9 +94,12 @@ BEGIN
             SELECT studio_key_errors(i.item, '{external_id,name,action}', '',
                                      (i.ord - 1)::integer, i.item ->> 'external_id')
             WHERE jsonb_typeof(i.item) = 'object'
+              AND EXISTS (SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof(i.item) = 'object'
+                                                               THEN i.item END) AS key
+                          WHERE key NOT IN ('external_id', 'name', 'action'))
             UNION ALL
-            SELECT studio_text_errors(i.item -> 'external_id', 'external_id', (i.ord - 1)::integer,
-                                      i.item ->> 'external_id', true, 255, true)
+            SELECT e FROM studio_text_errors(i.item -> 'external_id', 'external_id', (i.ord - 1)::integer,
+                                      i.item ->> 'external_id', true, 255, true) AS e
             WHERE jsonb_typeof(i.item) = 'object'
             UNION ALL
             SELECT studio_error((i.ord - 1)::integer, i.item ->> 'external_id', 'action',
@@ -105,9 +109,9 @@ BEGIN
               AND (i.item ->> 'action') IS DISTINCT FROM 'delete'
             UNION ALL
             -- A delete needs no name, but one that is sent is still checked.
-            SELECT studio_text_errors(i.item -> 'name', 'name', (i.ord - 1)::integer,
+            SELECT e FROM studio_text_errors(i.item -> 'name', 'name', (i.ord - 1)::integer,
                                       i.item ->> 'external_id',
-                                      coalesce(i.item ->> 'action', 'upsert') = 'upsert', 255)
+                                      coalesce(i.item ->> 'action', 'upsert') = 'upsert', 255) AS e
             WHERE jsonb_typeof(i.item) = 'object'
         ) AS item_errors (item_err)
     ) AS all_errors;
