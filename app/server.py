@@ -25,6 +25,9 @@ class StudioServer(BaseApplication):
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",
+            # One shared control socket per user would make two Studios on
+            # one machine (a dev server and the tests) fight over it.
+            "control_socket_disable": True,
         }
         super().__init__()
 
