@@ -22,10 +22,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.extensions["studio_settings"] = settings
     app.extensions["studio_pool"] = create_pool(database_url(settings), max_size=settings.pool_size)
 
-    from app.routes import identities, meta
+    from app.routes import identities, meta, training
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(identities.bp)
+    app.register_blueprint(training.bp)
     errors.register(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -46,6 +46,8 @@ SQLSTATE_TO_HTTP: dict[str, Mapping] = {
     "40P01": Mapping(503, "busy", "the database is busy; retry"),
     "55P03": Mapping(503, "busy", "the database is busy; retry"),
     "57014": Mapping(503, "timeout", "the database did not answer in time; retry"),
+    "GT001": Mapping(404, "job_not_found"),
+    "GT002": Mapping(409, "stale_lease"),
     # Raised and caught inside sync_identities to roll back a dry run; it
     # never reaches a caller, so seeing it here is a bug.
     "GT900": Mapping(500, "internal_error", "internal error"),

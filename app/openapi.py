@@ -192,6 +192,80 @@ _SCHEMAS: dict[str, Any] = {
             "next_cursor": {"type": ["string", "null"]},
         },
     },
+    "SubmitRequest": {
+        "type": "object",
+        "required": ["job_type", "config"],
+        "additionalProperties": False,
+        "properties": {
+            "job_type": {"const": "face_detect_embed"},
+            "config": {
+                "type": "object",
+                "required": ["source_system"],
+                "additionalProperties": False,
+                "properties": {
+                    "source_system": {"type": "string", "minLength": 1, "maxLength": 50},
+                    "photo_ids": {
+                        "type": "array",
+                        "items": {"type": ["string", "integer"]},
+                        "minItems": 1,
+                        "maxItems": 10000,
+                    },
+                    "batch_id": {"type": ["string", "integer"]},
+                },
+            },
+            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+            "priority": {"type": "integer", "minimum": -100, "maximum": 100},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": ["job_id", "job_type", "state", "attempt", "max_attempts", "progress"],
+        "properties": {
+            "success": {"type": "boolean"},
+            "job_id": {"type": "integer"},
+            "job_type": {"type": "string"},
+            "state": {"enum": ["queued", "running", "retrying", "completed", "failed"]},
+            "source_system": {"type": "string"},
+            "config": {"type": "object"},
+            "attempt": _COUNT,
+            "max_attempts": {"type": "integer"},
+            "priority": {"type": "integer"},
+            "progress": {"type": "object"},
+            "result": {"type": ["object", "null"]},
+            "error": {"type": ["string", "null"]},
+            "errors": {"type": "array"},
+            "lease_token": {"type": "string", "format": "uuid"},
+            "lease_expires_at": _TIMESTAMP,
+            "run_after": _TIMESTAMP,
+            "worker_id": {"type": ["string", "null"]},
+            "submitted_by": {"type": "string"},
+            "created_at": _TIMESTAMP,
+            "started_at": _TIMESTAMP,
+            "finished_at": _TIMESTAMP,
+            "updated_at": _TIMESTAMP,
+        },
+    },
+    "ClaimRequest": {
+        "type": "object",
+        "required": ["worker_id"],
+        "additionalProperties": False,
+        "properties": {
+            "worker_id": {"type": "string", "minLength": 1, "maxLength": 100},
+            "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
+        },
+    },
+    "LeaseRequest": {
+        "type": "object",
+        "required": ["lease_token"],
+        "properties": {
+            "lease_token": {"type": "string", "format": "uuid"},
+            "progress": {"type": "object"},
+            "result": {"type": "object"},
+            "error": {"type": "string"},
+            "retryable": {"type": "boolean"},
+            "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database"],
@@ -205,6 +279,9 @@ _SCHEMAS: dict[str, Any] = {
 
 def _error_response(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
+
+
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
 def document() -> dict[str, Any]:
@@ -266,6 +343,89 @@ def document() -> dict[str, Any]:
                         **_BODY_ERRORS,
                     },
                 }
+            },
+            "/api/training/submit": {
+                "post": {
+                    "summary": "Queue a face_detect_embed job for catalog photos or a batch",
+                    "description": "Scope jobs:submit.",
+                    "requestBody": {"required": True, **_json(_ref("SubmitRequest"), "Job")},
+                    "responses": {
+                        "202": _json(_ref("Job"), "Queued"),
+                        **_ERROR_RESPONSES,
+                        **_BODY_ERRORS,
+                    },
+                }
+            },
+            "/api/training/jobs": {
+                "get": {
+                    "summary": "The newest jobs and counts by state",
+                    "description": "Scope jobs:submit.",
+                    "parameters": [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {
+                                "enum": ["queued", "running", "retrying", "completed", "failed"]
+                            },
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object"}, "Jobs"),
+                        **_ERROR_RESPONSES,
+                    },
+                }
+            },
+            "/api/training/jobs/{job_id}": {
+                "get": {
+                    "summary": "A job's state, attempts, progress, result and errors",
+                    "description": "Scope jobs:submit.",
+                    "parameters": [_JOB_ID],
+                    "responses": {
+                        "200": _json(_ref("Job"), "The job"),
+                        "404": _error_response("No such job"),
+                        **_ERROR_RESPONSES,
+                    },
+                }
+            },
+            "/api/training/jobs/claim": {
+                "post": {
+                    "summary": "Claim the next job (worker)",
+                    "description": "Scope jobs:work. 204 when no job waits.",
+                    "requestBody": {"required": True, **_json(_ref("ClaimRequest"), "Worker")},
+                    "responses": {
+                        "200": _json({"type": "object"}, "The job, with its lease_token"),
+                        "204": {"description": "No job waits"},
+                        **_ERROR_RESPONSES,
+                        **_BODY_ERRORS,
+                    },
+                }
+            },
+            **{
+                f"/api/training/jobs/{{job_id}}/{action}": {
+                    "post": {
+                        "summary": summary,
+                        "description": "Scope jobs:work. 409 when the lease is no longer held.",
+                        "parameters": [_JOB_ID],
+                        "requestBody": {"required": True, **_json(_ref("LeaseRequest"), "Lease")},
+                        "responses": {
+                            "200": _json({"type": "object"}, "Done"),
+                            "404": _error_response("No such job"),
+                            "409": _error_response("Stale lease: drop the job"),
+                            **_ERROR_RESPONSES,
+                            **_BODY_ERRORS,
+                        },
+                    }
+                }
+                for action, summary in [
+                    ("heartbeat", "Extend the lease and record progress (worker)"),
+                    ("complete", "Finish the job with its result (worker)"),
+                    ("fail", "Fail the job; retried with backoff while attempts remain (worker)"),
+                ]
             },
             "/api/identities/external": {
                 "get": {

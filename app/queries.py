@@ -16,4 +16,11 @@ LIST_TOKENS = """
     FROM api_tokens
     ORDER BY revoked_at IS NOT NULL, name, created_at
 """
+SUBMIT_JOB = "SELECT submit_job(%s::jsonb, %s::text, %s::text[])"
+CLAIM_JOB = "SELECT claim_job(%s::jsonb, %s::text, %s::text[])"
+HEARTBEAT_JOB = "SELECT heartbeat_job(%s::bigint, %s::jsonb)"
+COMPLETE_JOB = "SELECT complete_job(%s::bigint, %s::jsonb)"
+FAIL_JOB = "SELECT fail_job(%s::bigint, %s::jsonb)"
+JOB_STATUS = "SELECT job_status(%s::bigint, %s::text[])"
+LIST_JOBS = "SELECT list_jobs(%s::text, %s::integer, %s::text[])"
 DATABASE_PING = "SELECT 1"

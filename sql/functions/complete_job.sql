@@ -1,0 +1,34 @@
+-- complete_job(job_id, request jsonb, now) -> jsonb
+--
+-- The worker holding a job finished it:
+--   SELECT complete_job(7, '{"lease_token": "...", "result": {"embeddings_stored": 12}}');
+--   -> {"success": true, "job_id": 7, "state": "completed", ...}
+-- The job becomes 'completed' with its result (counts, never photos) and
+-- its lease ends.
+-- Raises: 22023 for a bad request; GT001 job not found; GT002 stale lease
+--         (requeued, claimed again or already finished). Nothing changes
+--         when it raises, so a job's effect is recorded once.
+CREATE OR REPLACE FUNCTION complete_job(
+    p_job_id  bigint,
+    p_request jsonb,
+    p_now     timestamptz DEFAULT now()
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_job jobs;
+BEGIN
+    PERFORM studio_raise_invalid(studio_worker_request_errors(
+        p_request, '{lease_token,result,progress}', true));
+    UPDATE jobs
+    SET state = 'completed', result = coalesce(p_request -> 'result', '{}'),
+        progress = coalesce(p_request -> 'progress', progress),
+        lease_token = NULL, lease_expires_at = NULL, finished_at = p_now, updated_at = p_now
+    WHERE job_id = p_job_id AND state = 'running'
+      AND lease_token = (p_request ->> 'lease_token')::uuid
+    RETURNING * INTO v_job;
+    IF NOT FOUND THEN
+        PERFORM studio_raise_job_conflict(p_job_id, (p_request ->> 'lease_token')::uuid);
+    END IF;
+    RETURN jsonb_build_object('success', true) || studio_job_json(v_job);
+END
+$$;

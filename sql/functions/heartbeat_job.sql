@@ -1,0 +1,37 @@
+-- heartbeat_job(job_id, request jsonb, now) -> jsonb
+--
+-- The worker holding a job says it is alive and how far it got:
+--   SELECT heartbeat_job(7, '{"lease_token": "...", "progress": {"done": 40, "total": 120}}');
+--   -> {"success": true, "job_id": 7, "lease_expires_at": "...", "progress": {...}}
+-- Extends the lease by lease_seconds (default 300) from now and records the
+-- progress. Accepted while the job runs under this lease_token, even just
+-- past its expiry if nobody has requeued it yet.
+-- Raises: 22023 for a bad request; GT001 job not found; GT002 stale lease
+--         (the job was requeued or claimed again, or finished): the worker
+--         must drop the job. Nothing changes when it raises.
+CREATE OR REPLACE FUNCTION heartbeat_job(
+    p_job_id  bigint,
+    p_request jsonb,
+    p_now     timestamptz DEFAULT now()
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_job jobs;
+BEGIN
+    PERFORM studio_raise_invalid(studio_worker_request_errors(
+        p_request, '{lease_token,progress,lease_seconds}', true));
+    UPDATE jobs
+    SET lease_expires_at = p_now + make_interval(
+            secs => coalesce((p_request ->> 'lease_seconds')::integer, 300)),
+        progress = coalesce(p_request -> 'progress', progress),
+        updated_at = p_now
+    WHERE job_id = p_job_id AND state = 'running'
+      AND lease_token = (p_request ->> 'lease_token')::uuid
+    RETURNING * INTO v_job;
+    IF NOT FOUND THEN
+        PERFORM studio_raise_job_conflict(p_job_id, (p_request ->> 'lease_token')::uuid);
+    END IF;
+    RETURN jsonb_build_object('success', true, 'job_id', v_job.job_id,
+                              'lease_expires_at', v_job.lease_expires_at, 'progress', v_job.progress);
+END
+$$;

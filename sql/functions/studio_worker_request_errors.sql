@@ -1,0 +1,61 @@
+-- studio_worker_request_errors(request, allowed_fields, needs_lease) -> jsonb
+--
+-- Every error in a worker's request body (claim, heartbeat, complete,
+-- fail), as a JSON array for studio_raise_invalid(): unknown fields,
+-- worker_id (1-100 characters), lease_seconds (10-3600), lease_token (a
+-- UUID, required when needs_lease), progress (an object), error (a
+-- non-empty string) and retryable (a boolean); no value in progress,
+-- result or error may be a URL, a path or image data.
+-- Example: SELECT studio_worker_request_errors('{"worker_id": ""}', '{worker_id}', false);
+-- Raises nothing. Pure.
+CREATE OR REPLACE FUNCTION studio_worker_request_errors(
+    p_request     jsonb,
+    p_allowed     text[],
+    p_needs_lease boolean
+) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_agg(err), '[]') FROM (
+        SELECT studio_error(NULL, NULL, '$', 'invalid_type', 'the body must be a JSON object') AS err
+        WHERE jsonb_typeof(p_request) IS DISTINCT FROM 'object'
+        UNION ALL
+        SELECT studio_key_errors(p_request, p_allowed, '', NULL, NULL)
+        WHERE jsonb_typeof(p_request) = 'object'
+        UNION ALL
+        SELECT e FROM studio_text_errors(p_request -> 'worker_id', 'worker_id', NULL, NULL, true, 100) AS e
+        WHERE 'worker_id' = ANY (p_allowed) AND jsonb_typeof(p_request) = 'object'
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'lease_seconds', 'out_of_range',
+                            'lease_seconds must be a whole number from 10 to 3600')
+        WHERE p_request ? 'lease_seconds'
+          AND ((p_request ->> 'lease_seconds') !~ '^[0-9]+$'
+               OR (p_request ->> 'lease_seconds')::numeric NOT BETWEEN 10 AND 3600)
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'lease_token', 'required',
+                            'lease_token (the UUID claim_job gave) is required')
+        WHERE p_needs_lease AND jsonb_typeof(p_request) = 'object'
+          AND coalesce(p_request ->> 'lease_token', '')
+              !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'progress', 'invalid_type', 'progress must be an object')
+        WHERE p_request ? 'progress' AND jsonb_typeof(p_request -> 'progress') <> 'object'
+        UNION ALL
+        -- Progress and results are counts and IDs from the worker: their field
+        -- names may say "photos", but no value may be a URL, a path or image data.
+        SELECT e FROM studio_privacy_scan(p_request -> 'progress', 'progress', NULL, NULL) AS e
+        WHERE jsonb_typeof(p_request -> 'progress') = 'object' AND e ->> 'code' = 'forbidden_value'
+        UNION ALL
+        SELECT e FROM studio_privacy_scan(p_request -> 'result', 'result', NULL, NULL) AS e
+        WHERE p_request ? 'result' AND e ->> 'code' = 'forbidden_value'
+        UNION ALL
+        SELECT e FROM studio_privacy_scan(p_request -> 'error', 'error', NULL, NULL) AS e
+        WHERE jsonb_typeof(p_request -> 'error') = 'string' AND e ->> 'code' = 'forbidden_value'
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'error', 'required', 'error must be a non-empty string')
+        WHERE 'error' = ANY (p_allowed) AND jsonb_typeof(p_request) = 'object'
+          AND (jsonb_typeof(p_request -> 'error') IS DISTINCT FROM 'string'
+               OR btrim(p_request ->> 'error') = '')
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'retryable', 'invalid_type', 'retryable must be true or false')
+        WHERE p_request ? 'retryable' AND jsonb_typeof(p_request -> 'retryable') <> 'boolean'
+    ) AS errors
+$$;
