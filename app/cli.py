@@ -76,7 +76,8 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from app.server import StudioServer
+    from app import create_app
+    from app.server import GunicornServer
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings.from_env(**{**settings.__dict__, **overrides})
@@ -92,8 +93,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
     first_token = _first_admin_token(url) if not settings.database_url else None
     _banner(settings, first_token)
-    StudioServer(
-        Settings.from_env(**{**settings.__dict__, "database_url": url}), workers=args.workers
+    serving = Settings.from_env(**{**settings.__dict__, "database_url": url})
+    GunicornServer(
+        lambda: create_app(serving), settings.host, settings.port, workers=args.workers
     ).run()
     return 0
 
@@ -338,6 +340,107 @@ def cmd_identities(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- worker, catalog
+
+
+def face_engine(settings: Settings):
+    """The FaceEngine the settings name. The offline buffalo_s pack is laid out
+    on demand; any other missing pack is an error (never a download)."""
+    from worker.face_engine import DEFAULT_ROOT, OFFLINE_PACK, FaceEngine, offline_pack
+
+    root = settings.model_root or DEFAULT_ROOT
+    if settings.model == OFFLINE_PACK:
+        offline_pack(root)
+    return FaceEngine(root, settings.model)
+
+
+def cmd_models_offline(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.face_engine import DEFAULT_ROOT, OFFLINE_PACK, offline_pack
+
+    root = offline_pack(Path(args.root) if args.root else settings.model_root or DEFAULT_ROOT)
+    print(
+        f"{root / 'models' / OFFLINE_PACK}  (STUDIO_MODEL_ROOT={root} STUDIO_MODEL={OFFLINE_PACK})"
+    )
+    return 0
+
+
+def _studio_client(settings: Settings) -> StudioClient:
+    if not settings.studio_url:
+        raise SystemExit("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
+    return StudioClient(settings.studio_url, settings.studio_token)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from worker.catalog_client import CatalogClient
+    from worker.face_embed_worker import FaceEmbedWorker
+    from worker.face_engine import ModelNotFound
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        engine = face_engine(settings)
+    except ModelNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    worker = FaceEmbedWorker(
+        _studio_client(settings),
+        CatalogClient(settings.alfred_url, settings.alfred_token),
+        engine,
+        worker_id=args.worker_id,
+    )
+    worker.install_signal_handlers()
+    worker.run(max_jobs=1 if args.once else None, exit_when_idle=args.exit_when_idle)
+    return 0
+
+
+def cmd_catalog_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from app.server import GunicornServer
+    from worker.folder_catalog import create_catalog_app
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"error: {root} is not a folder", file=sys.stderr)
+        return 2
+    print(f"catalog of {root} on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    GunicornServer(
+        lambda: create_catalog_app(root, args.token), args.host, args.port, workers=1
+    ).run()
+    return 0
+
+
+def cmd_alfred_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.alfred_side import sync_people
+    from worker.catalog_client import CatalogClient
+
+    catalog = CatalogClient(settings.alfred_url, settings.alfred_token)
+    try:
+        result = sync_people(
+            catalog,
+            _studio_client(settings),
+            args.source_system,
+            full=not args.incremental,
+            dry_run=args.dry_run,
+        )
+    except StudioError as exc:
+        return _report(exc)
+    _print_json(result)
+    return 0
+
+
+def cmd_alfred_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.alfred_side import submit_photos
+
+    try:
+        job = submit_photos(
+            _studio_client(settings), args.source_system, batch_id=args.batch, photo_ids=args.photo
+        )
+    except StudioError as exc:
+        return _report(exc)
+    _print_json(job)
+    return 0
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -416,6 +519,46 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("file")
     ingest.add_argument("--faces-per-call", type=int, default=1000)
     ingest.set_defaults(func=cmd_ingest)
+
+    models = sub.add_parser("models", help="face model packs").add_subparsers(
+        dest="models", required=True
+    )
+    offline = models.add_parser("offline", help="lay out the offline buffalo_s pack")
+    offline.add_argument("--root", help="model root (default STUDIO_MODEL_ROOT)")
+    offline.set_defaults(func=cmd_models_offline)
+
+    worker = sub.add_parser("worker", help="run face_embed_worker (STUDIO_URL, ALFRED_URL)")
+    worker.add_argument("--worker-id")
+    worker.add_argument("--once", action="store_true", help="handle one job, then exit")
+    worker.add_argument("--exit-when-idle", action="store_true", help="exit when no job waits")
+    worker.set_defaults(func=cmd_worker)
+
+    catalog = sub.add_parser("catalog", help="a folder of labelled photos as a catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog", required=True)
+    catalog_serve = catalog_sub.add_parser("serve", help="serve DIR/<person>/<photo> as a catalog")
+    catalog_serve.add_argument("dir")
+    catalog_serve.add_argument("--host", default="127.0.0.1")
+    catalog_serve.add_argument("--port", type=int, default=8082)
+    catalog_serve.add_argument("--token", help="require this bearer token")
+    catalog_serve.set_defaults(func=cmd_catalog_serve)
+
+    alfred = sub.add_parser("alfred", help="the catalog side: sync people, submit photos")
+    alfred_sub = alfred.add_subparsers(dest="alfred", required=True)
+    alfred_sync = alfred_sub.add_parser("sync", help="sync the catalog's people into Studio")
+    alfred_sync.add_argument("--source-system", default="alfred_catalog")
+    alfred_sync.add_argument(
+        "--incremental",
+        action="store_true",
+        help="upsert only; do not delete people gone from the catalog",
+    )
+    alfred_sync.add_argument("--dry-run", action="store_true")
+    alfred_sync.set_defaults(func=cmd_alfred_sync)
+    alfred_submit = alfred_sub.add_parser("submit", help="queue a face_detect_embed job")
+    alfred_submit.add_argument("--source-system", default="alfred_catalog")
+    target = alfred_submit.add_mutually_exclusive_group(required=True)
+    target.add_argument("--batch")
+    target.add_argument("--photo", action="append", help="a photo ID (repeatable)")
+    alfred_submit.set_defaults(func=cmd_alfred_submit)
 
     identities = sub.add_parser("identities", help="list external identities")
     identities.add_argument("--source-system")

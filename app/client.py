@@ -46,6 +46,8 @@ class StudioClient:
             params={k: v for k, v in params.items() if v is not None},
             timeout=self.timeout,
         )
+        if response.status_code == 204:
+            return None
         try:
             payload = response.json()
         except ValueError:
@@ -59,6 +61,37 @@ class StudioClient:
 
     def ingest(self, payload: str | dict) -> dict:
         return self._request("POST", "/api/identities/ingest-embeddings", payload)
+
+    def submit_job(self, payload: dict) -> dict:
+        return self._request("POST", "/api/training/submit", payload)
+
+    def job(self, job_id: int) -> dict:
+        return self._request("GET", f"/api/training/jobs/{job_id}")
+
+    def claim_job(self, worker_id: str, lease_seconds: int) -> dict | None:
+        """The next job with its lease_token, or None when no job waits."""
+        result = self._request(
+            "POST",
+            "/api/training/jobs/claim",
+            {"worker_id": worker_id, "lease_seconds": lease_seconds},
+        )
+        return result["job"] if result else None
+
+    def heartbeat(self, job: dict, progress: dict, lease_seconds: int) -> dict:
+        return self._job_call(job, "heartbeat", progress=progress, lease_seconds=lease_seconds)
+
+    def complete_job(self, job: dict, result: dict) -> dict:
+        return self._job_call(job, "complete", result=result)
+
+    def fail_job(self, job: dict, error: str, *, retryable: bool) -> dict:
+        return self._job_call(job, "fail", error=error, retryable=retryable)
+
+    def _job_call(self, job: dict, action: str, **body) -> dict:
+        return self._request(
+            "POST",
+            f"/api/training/jobs/{job['job_id']}/{action}",
+            {"lease_token": job["lease_token"], **body},
+        )
 
     def identities(
         self, source_system: str | None = None, limit: int = 1000, cursor: str | None = None

@@ -1,20 +1,28 @@
-"""Serve the API with gunicorn (a production WSGI server), not Flask's dev server."""
+"""Serve WSGI apps with gunicorn (a production server), not Flask's dev server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from app import create_app
-from app.config import Settings
 
+class GunicornServer(BaseApplication):
+    """gunicorn running `factory()` in each worker (so each has its own pool)."""
 
-class StudioServer(BaseApplication):
-    """gunicorn running create_app() in each worker (each with its own pool)."""
-
-    def __init__(self, settings: Settings, *, workers: int = 2, threads: int = 4):
-        self.settings = settings
+    def __init__(
+        self,
+        factory: Callable[[], Flask],
+        host: str,
+        port: int,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+    ):
+        self.factory = factory
         self.options = {
-            "bind": f"{settings.host}:{settings.port}",
+            "bind": f"{host}:{port}",
             "workers": workers,
             "worker_class": "gthread",
             "threads": threads,
@@ -25,7 +33,7 @@ class StudioServer(BaseApplication):
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",
-            # One shared control socket per user would make two Studios on
+            # One shared control socket per user would make two servers on
             # one machine (a dev server and the tests) fight over it.
             "control_socket_disable": True,
         }
@@ -36,4 +44,4 @@ class StudioServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.settings)
+        return self.factory()

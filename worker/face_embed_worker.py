@@ -1,0 +1,330 @@
+"""face_embed_worker: claim a job, turn its catalog photos into face vectors, post them.
+
+    claim -> photo metadata -> photo bytes (memory) -> decode -> detect ->
+    pick the labelled person's face -> embed (batched) -> group by person ->
+    POST ingest-embeddings in chunks -> heartbeat progress -> complete
+
+Photos are never written anywhere: bytes are decoded in memory and dropped
+at once; only vectors, keys and names leave the worker. Downloads and
+decoding run in a bounded thread pool ahead of inference.
+
+Face choice: with the catalog's face box, the detection that overlaps it
+best; without one, only a photo whose faces passing the quality gates
+number exactly one. A stranger in a group photo is never enrolled under
+someone else's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.client import StudioClient, StudioError
+from worker.catalog_client import CatalogClient, CatalogError, Person, PhotoRef
+from worker.face_engine import Detection, FaceEngine
+
+log = logging.getLogger("face_embed_worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    min_det_score: float = 0.5  # detections below are not faces we trust
+    min_face_px: float = 24.0  # shorter side of the box, in image pixels
+    min_box_overlap: float = 0.3  # IoU with the catalog's face box
+    faces_per_ingest: int = 500  # one ingest call, well under the API's body limit
+    embed_batch: int = 32  # faces per recogniser call
+    prefetch: int = 8  # photos downloaded and decoded ahead of inference
+    lease_seconds: int = 120
+    heartbeat_seconds: float = 15.0
+    poll_seconds: float = 2.0
+
+
+class JobAbandoned(RuntimeError):
+    """The lease is gone (Studio said 409): another worker owns the job now."""
+
+
+class JobStopped(RuntimeError):
+    """The worker was asked to stop in the middle of the job."""
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def choose_face(
+    detections: list[Detection], person: Person, settings: WorkerSettings
+) -> tuple[Detection | None, str | None]:
+    """The labelled person's face, or None with the reason the photo is skipped."""
+    if person.face_box is not None:
+        scored = [(iou(d.box, person.face_box), d) for d in detections]
+        overlap, best = max(scored, key=lambda s: s[0], default=(0.0, None))
+        if best is None or overlap < settings.min_box_overlap:
+            return None, "no_face_in_box"
+        return best, None
+    good = [
+        d
+        for d in detections
+        if d.score >= settings.min_det_score and d.size >= settings.min_face_px
+    ]
+    if not good:
+        return None, "no_face" if not detections else "low_quality"
+    if len(good) > 1:
+        return None, "ambiguous"
+    return good[0], None
+
+
+def decode(data: bytes) -> np.ndarray | None:
+    """A BGR image from encoded bytes, in memory; None when they are no image."""
+    return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+
+
+@dataclass
+class JobRun:
+    """What one job has done so far."""
+
+    total: int
+    done: int = 0
+    faces_detected: int = 0
+    embeddings_stored: int = 0
+    duplicates_skipped: int = 0
+    identities_resolved: set[str] = field(default_factory=set)
+    skipped: Counter = field(default_factory=Counter)
+    pending: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)
+
+    def pending_faces(self) -> int:
+        return sum(len(faces) for _, faces in self.pending.values())
+
+
+class FaceEmbedWorker:
+    def __init__(
+        self,
+        studio: StudioClient,
+        catalog: CatalogClient,
+        engine: FaceEngine,
+        settings: WorkerSettings | None = None,
+        worker_id: str | None = None,
+    ):
+        self.studio = studio
+        self.catalog = catalog
+        self.engine = engine
+        self.settings = settings or WorkerSettings()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{id(self):x}"
+        self.stopping = threading.Event()
+
+    # ------------------------------------------------------------ the loop
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM / SIGINT: stop claiming, release the current job."""
+
+        def _stop(signum, _frame):
+            log.info("signal %s: stopping after the current photo", signum)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
+        """Work jobs until stopped (or max_jobs, or idle). Returns jobs handled."""
+        log.info("worker %s started; provider %s", self.worker_id, self.engine.provider)
+        handled = 0
+        while not self.stopping.is_set() and (max_jobs is None or handled < max_jobs):
+            try:
+                job = self.studio.claim_job(self.worker_id, self.settings.lease_seconds)
+            except (StudioError, OSError) as exc:
+                log.warning("claim failed: %s", exc)
+                job = None
+            if job is None:
+                if exit_when_idle:
+                    break
+                self.stopping.wait(self.settings.poll_seconds)
+                continue
+            self.process(job)
+            handled += 1
+        return handled
+
+    # ------------------------------------------------------------ one job
+
+    def process(self, job: dict) -> None:
+        """Run one claimed job to complete, fail or release."""
+        job_id = job["job_id"]
+        log.info("job %s: attempt %s, config %s", job_id, job["attempt"], job["config"])
+        try:
+            photos = self._resolve(job["config"])
+            run = JobRun(total=len(photos))
+            self._heartbeat(job, run)
+            self._work(job, photos, run)
+            self._flush(job, run)
+            result = self._summary(run)
+            self.studio.complete_job(job, result)
+            log.info("job %s completed: %s", job_id, result)
+        except JobAbandoned:
+            log.warning("job %s: lease lost to another worker; dropped", job_id)
+        except JobStopped as exc:
+            self._fail(job, str(exc), retryable=True)
+        except CatalogError as exc:
+            self._fail(job, str(exc), retryable=exc.retryable)
+        except StudioError as exc:
+            if exc.status == 409:
+                log.warning("job %s: lease lost; dropped", job_id)
+            else:
+                self._fail(job, f"Studio answered {exc.status}: {exc}", retryable=exc.status >= 500)
+
+    def _fail(self, job: dict, error: str, *, retryable: bool) -> None:
+        log.error("job %s failed: %s", job["job_id"], error)
+        try:
+            self.studio.fail_job(job, error, retryable=retryable)
+        except StudioError as exc:
+            log.warning("job %s: could not record the failure: %s", job["job_id"], exc)
+
+    def _resolve(self, config: dict) -> list[PhotoRef]:
+        if "batch_id" in config:
+            return self.catalog.batch(config["batch_id"])
+        with ThreadPoolExecutor(self.catalog.max_concurrent) as pool:
+            return list(pool.map(self.catalog.photo, config["photo_ids"]))
+
+    def _download(self, photo: PhotoRef) -> tuple[np.ndarray | None, str | None]:
+        """Fetch and decode one photo; the encoded bytes are dropped here."""
+        try:
+            data = self.catalog.fetch(photo)
+        except CatalogError as exc:
+            if exc.retryable:
+                raise
+            return None, "not_found"
+        image = decode(data)
+        del data
+        return (image, None) if image is not None else (None, "unreadable")
+
+    def _prefetched(self, photos: list[PhotoRef]) -> Iterator[tuple[PhotoRef, Future]]:
+        """Photos with their download+decode futures, at most `prefetch` ahead."""
+        with ThreadPoolExecutor(self.settings.prefetch) as pool:
+            window: list[tuple[PhotoRef, Future]] = []
+            queue = iter(photos)
+            for photo in queue:
+                window.append((photo, pool.submit(self._download, photo)))
+                if len(window) >= self.settings.prefetch:
+                    break
+            while window:
+                photo, future = window.pop(0)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    window.append((nxt, pool.submit(self._download, nxt)))
+                yield photo, future
+
+    def _work(self, job: dict, photos: list[PhotoRef], run: JobRun) -> None:
+        to_embed: list[tuple[np.ndarray, Detection, Person]] = []
+        last_beat = time.monotonic()
+        for photo, future in self._prefetched(photos):
+            if self.stopping.is_set():
+                self._embed(to_embed, run)
+                self._flush(job, run)
+                raise JobStopped(
+                    f"worker {self.worker_id} stopped after {run.done} of {run.total} photos; "
+                    "released for another worker"
+                )
+            try:
+                image, reason = future.result()
+            except CatalogError as exc:
+                raise CatalogError(
+                    f"{exc} (job gave up at photo {photo.id})", retryable=True
+                ) from exc
+            if image is None:
+                run.skipped[reason] += 1
+            else:
+                self._choose(image, photo, run, to_embed)
+            del image
+            run.done += 1
+            if len(to_embed) >= self.settings.embed_batch:
+                self._embed(to_embed, run)
+            if run.pending_faces() >= self.settings.faces_per_ingest:
+                self._flush(job, run)
+            if time.monotonic() - last_beat >= self.settings.heartbeat_seconds:
+                self._heartbeat(job, run)
+                last_beat = time.monotonic()
+        self._embed(to_embed, run)
+
+    def _choose(self, image, photo: PhotoRef, run: JobRun, to_embed: list) -> None:
+        if not photo.people:
+            run.skipped["unlabelled"] += 1
+            return
+        if len(photo.people) > 1 and any(p.face_box is None for p in photo.people):
+            run.skipped["ambiguous"] += 1  # several people and no boxes to tell them apart
+            return
+        detections = self.engine.detect(image)
+        run.faces_detected += len(detections)
+        for person in photo.people:
+            face, reason = choose_face(detections, person, self.settings)
+            if face is None:
+                run.skipped[reason] += 1
+            else:
+                to_embed.append((image, face, person))
+
+    def _embed(self, to_embed: list, run: JobRun) -> None:
+        if not to_embed:
+            return
+        vectors = self.engine.embed([(image, face) for image, face, _ in to_embed])
+        for (_, face, person), vector in zip(to_embed, vectors, strict=True):
+            _, faces = run.pending.setdefault(person.id, (person.name, []))
+            faces.append(
+                {"embedding": vector.tolist(), "confidence": round(min(1.0, face.score), 4)}
+            )
+        to_embed.clear()
+
+    def _flush(self, job: dict, run: JobRun) -> None:
+        """POST the pending faces, grouped by person, then forget them."""
+        if not run.pending:
+            return
+        results = [
+            {"external_id": pid, "name": name, "faces": faces}
+            for pid, (name, faces) in run.pending.items()
+        ]
+        response = self.studio.ingest(
+            {
+                "source_system": job["config"]["source_system"],
+                "model": self.engine.model_name,
+                "results": results,
+            }
+        )
+        run.embeddings_stored += response["embeddings_stored"]
+        run.duplicates_skipped += response.get("duplicates_skipped", 0)
+        skipped_ids = {s["external_id"] for s in response.get("skipped", [])}
+        for item in response.get("skipped", []):
+            run.skipped[item["reason"]] += item.get("faces", 0)
+        run.identities_resolved |= set(run.pending) - skipped_ids
+        run.pending.clear()
+        self._heartbeat(job, run)
+
+    def _heartbeat(self, job: dict, run: JobRun) -> None:
+        try:
+            self.studio.heartbeat(
+                job, {"done": run.done, "total": run.total}, self.settings.lease_seconds
+            )
+        except StudioError as exc:
+            if exc.status == 409:
+                raise JobAbandoned from exc
+            log.warning("job %s: heartbeat failed: %s", job["job_id"], exc)
+
+    def _summary(self, run: JobRun) -> dict:
+        return {
+            "photos": run.total,
+            "faces_detected": run.faces_detected,
+            "identities": len(run.identities_resolved),
+            "embeddings_stored": run.embeddings_stored,
+            "duplicates_skipped": run.duplicates_skipped,
+            "skipped": dict(sorted(run.skipped.items())),
+            "model": self.engine.model_name,
+            "provider": self.engine.provider,
+        }
