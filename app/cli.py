@@ -374,7 +374,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
     from worker.catalog_client import CatalogClient
-    from worker.face_embed_worker import FaceEmbedWorker
+    from worker.face_embed_worker import FaceEmbedWorker, WorkerSettings
     from worker.face_engine import ModelNotFound
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -387,6 +387,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         _studio_client(settings),
         CatalogClient(settings.alfred_url, settings.alfred_token),
         engine,
+        WorkerSettings(lease_seconds=args.lease_seconds),
         worker_id=args.worker_id,
     )
     worker.install_signal_handlers()
@@ -531,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--worker-id")
     worker.add_argument("--once", action="store_true", help="handle one job, then exit")
     worker.add_argument("--exit-when-idle", action="store_true", help="exit when no job waits")
+    worker.add_argument(
+        "--lease-seconds", type=int, default=120, help="how long a claim lasts without a heartbeat"
+    )
     worker.set_defaults(func=cmd_worker)
 
     catalog = sub.add_parser("catalog", help="a folder of labelled photos as a catalog")

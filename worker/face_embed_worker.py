@@ -45,7 +45,7 @@ class WorkerSettings:
     embed_batch: int = 32  # faces per recogniser call
     prefetch: int = 8  # photos downloaded and decoded ahead of inference
     lease_seconds: int = 120
-    heartbeat_seconds: float = 15.0
+    heartbeat_seconds: float = 2.0  # also how often progress is reported
     poll_seconds: float = 2.0
 
 
