@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format migrate psql bench clean
+.PHONY: install install-gpu run test lint format migrate psql bench demo worker clean
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+install-gpu: install  ## Swap onnxruntime for onnxruntime-gpu (same version; never both)
+	$(BIN)/python -m pip uninstall --quiet --yes onnxruntime
+	$(BIN)/python -m pip install --quiet -e '.[gpu]'
+
 run: install  ## Start Studio on the embedded database (or STUDIO_DATABASE_URL)
 	$(BIN)/studio serve
 
@@ -22,12 +26,12 @@ test: install  ## Install everything and run the suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app worker tests bench demo
+	$(BIN)/ruff format --check app worker tests bench demo
 
 format: install
-	$(BIN)/ruff check --fix app tests bench
-	$(BIN)/ruff format app tests bench
+	$(BIN)/ruff check --fix app worker tests bench demo
+	$(BIN)/ruff format app worker tests bench demo
 
 migrate: install
 	$(BIN)/studio migrate
@@ -38,5 +42,8 @@ psql: install  ## psql on Studio's database, started if need be
 bench: install  ## Measure ingest against COPY and parse-only; writes docs/benchmarks.md
 	$(BIN)/python bench/ingest_bench.py
 
+demo: install  ## Catalog -> sync -> job -> worker on CPU -> identities, from nothing
+	$(BIN)/python demo/run_demo.py
+
 clean:
-	rm -rf $(VENV) .data .bench-data
+	rm -rf $(VENV) .data .bench-data .demo-data .models
