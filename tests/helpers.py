@@ -69,4 +69,6 @@ def table_digest(conn: psycopg.Connection) -> dict[str, str]:
     return digests
 
 
-DATA_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "faces"
+# The project ships its own copy of the labelled photos and probes (demo/),
+# so the tests need nothing outside the repository.
+DATA_FACES = Path(__file__).resolve().parent.parent / "demo"
