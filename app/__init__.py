@@ -20,13 +20,16 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["studio_settings"] = settings
-    app.extensions["studio_pool"] = create_pool(database_url(settings), max_size=settings.pool_size)
+    conninfo = database_url(settings)
+    app.extensions["studio_conninfo"] = conninfo
+    app.extensions["studio_pool"] = create_pool(conninfo, max_size=settings.pool_size)
 
-    from app.routes import identities, meta, training
+    from app.routes import identities, meta, recognize, training
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(identities.bp)
     app.register_blueprint(training.bp)
+    app.register_blueprint(recognize.bp)
     errors.register(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -442,6 +442,26 @@ def cmd_alfred_submit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
+    from app.camera_feed import recognize_source
+    from app.person_recognizer import PersonRecognizer, record_sightings
+
+    engine = face_engine(settings)
+    recognizer = PersonRecognizer(_migrated_url(settings), engine.model_name, listen=False)
+    annotate = Path(args.save_annotated) if args.save_annotated else None
+    try:
+        for sighting in recognize_source(
+            args.source, engine, recognizer, fps=args.fps, k=args.k, annotate_dir=annotate
+        ):
+            print(json.dumps(sighting), flush=True)
+            if args.record_sightings and sighting["identity"]:
+                record_sightings(recognizer.conninfo, [sighting["identity"]["identity_id"]])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -563,6 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--batch")
     target.add_argument("--photo", action="append", help="a photo ID (repeatable)")
     alfred_submit.set_defaults(func=cmd_alfred_submit)
+
+    recognize = sub.add_parser("recognize", help="identify faces in an image, video or stream")
+    recognize.add_argument("source", help="an image, a video file or a stream URL")
+    recognize.add_argument("--fps", type=float, default=2.0, help="frames sampled per second")
+    recognize.add_argument("--k", type=int, default=3, help="candidates per face")
+    recognize.add_argument("--save-annotated", metavar="DIR", help="write annotated frames here")
+    recognize.add_argument(
+        "--record-sightings",
+        action="store_true",
+        help="update first_seen / last_seen of identified people",
+    )
+    recognize.set_defaults(func=cmd_recognize)
 
     identities = sub.add_parser("identities", help="list external identities")
     identities.add_argument("--source-system")

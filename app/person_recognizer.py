@@ -1,0 +1,281 @@
+"""Who is this face? The reference gallery, nearest-neighbour search, open-set decisions.
+
+The gallery is the seed's: reference face embeddings of named identities
+(names LIKE 'Unknown%' excluded), of one model. It is held in memory for
+exact search with numpy, cached with a 5-minute TTL and reloaded within a
+second of any change, which PostgreSQL announces on LISTEN channel
+studio_gallery. Large galleries are searched in SQL instead, through
+match_faces() and the model's HNSW index.
+
+Every probe gets the top-k identities with scores (best reference of each)
+and a decision:
+
+- identified: the best score reaches `identify`, and beats the second-best
+  identity by at least `margin` (look-alikes are the commonest complaint);
+- uncertain: the best score reaches `uncertain`, or the margin is too small;
+- unknown: nobody in the gallery is close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+
+log = logging.getLogger(__name__)
+
+GALLERY_QUERY = """
+    SELECT i.identity_id::text, i.external_id, i.source_system, i.name, e.vector
+    FROM embeddings AS e
+    JOIN identities AS i ON i.identity_id = e.identity_id
+    WHERE e.is_reference AND e.embedding_type = 'face' AND e.model = %s
+      AND i.name IS NOT NULL AND i.name NOT LIKE 'Unknown%%'
+    ORDER BY i.identity_id
+"""
+MATCH_FACES = "SELECT * FROM match_faces(%s::vector, %s, %s, %s)"
+GALLERY_CHANNEL = "studio_gallery"
+CACHE_TTL_SECONDS = 300.0
+# Above this many references, search goes to SQL and the HNSW index rather
+# than holding the gallery in each API process (docs/recognition.md).
+ANN_MIN_REFERENCES = 200_000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    identify: float
+    uncertain: float
+    margin: float
+
+
+# Cosine similarities. buffalo_s: calibrated on the demo photos and probes
+# (docs/recognition.md shows how). buffalo_l: stated for its w600k_r50
+# recogniser, whose same-person scores run higher and strangers' lower.
+THRESHOLDS = {
+    "buffalo_s": Thresholds(identify=0.50, uncertain=0.35, margin=0.10),
+    "buffalo_l": Thresholds(identify=0.45, uncertain=0.30, margin=0.10),
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    identity_id: str
+    external_id: str | None
+    source_system: str | None
+    name: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Match:
+    decision: str
+    candidates: list[Candidate]
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    def to_json(self) -> dict:
+        best = self.best
+        identified = self.decision == "identified"
+        return {
+            "decision": self.decision,
+            "identity": asdict(best) if identified and best else None,
+            "name": best.name if identified and best else None,
+            "external_id": best.external_id if identified and best else None,
+            "similarity": round(best.similarity, 4) if best else None,
+            "candidates": [
+                asdict(c) | {"similarity": round(c.similarity, 4)} for c in self.candidates
+            ],
+        }
+
+
+def decide(candidates: list[Candidate], thresholds: Thresholds) -> str:
+    if not candidates:
+        return "unknown"
+    best = candidates[0].similarity
+    second = candidates[1].similarity if len(candidates) > 1 else -1.0
+    if best >= thresholds.identify and best - second >= thresholds.margin:
+        return "identified"
+    if best >= thresholds.uncertain:
+        return "uncertain"
+    return "unknown"
+
+
+@dataclass
+class Gallery:
+    """References of one model, grouped by identity (rows sorted by identity)."""
+
+    vectors: np.ndarray  # (references, 512), unit length
+    starts: np.ndarray  # first row of each identity
+    identities: list[Candidate]  # one per identity, similarity unused
+    loaded_at: float
+
+    @property
+    def size(self) -> int:
+        return len(self.vectors)
+
+
+def load_gallery(conn: psycopg.Connection, model: str) -> Gallery:
+    register_vector(conn)
+    rows = conn.execute(GALLERY_QUERY, (model,)).fetchall()
+    identities: list[Candidate] = []
+    starts: list[int] = []
+    vectors = np.zeros((len(rows), 512), dtype=np.float32)
+    previous = None
+    for i, (identity_id, external_id, source_system, name, vector) in enumerate(rows):
+        vectors[i] = vector.to_numpy()
+        if identity_id != previous:
+            starts.append(i)
+            identities.append(Candidate(identity_id, external_id, source_system, name, 0.0))
+            previous = identity_id
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors /= np.where(norms == 0, 1, norms)
+    return Gallery(vectors, np.asarray(starts, dtype=np.int64), identities, time.monotonic())
+
+
+class PersonRecognizer:
+    """Matches probe embeddings against the gallery of one model."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        model: str = "buffalo_l",
+        *,
+        thresholds: Thresholds | None = None,
+        ttl_seconds: float = CACHE_TTL_SECONDS,
+        ann_min_references: int = ANN_MIN_REFERENCES,
+        listen: bool = True,
+    ):
+        self.conninfo = conninfo
+        self.model = model
+        self.thresholds = thresholds or THRESHOLDS.get(model, THRESHOLDS["buffalo_l"])
+        self.ttl_seconds = ttl_seconds
+        self.ann_min_references = ann_min_references
+        self._gallery: Gallery | None = None
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._closed = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._reference_count: int | None = None
+        if listen:
+            self._listener = threading.Thread(
+                target=self._listen, daemon=True, name="gallery-listen"
+            )
+            self._listener.start()
+
+    # ------------------------------------------------------------ the gallery
+
+    def _listen(self) -> None:
+        """Mark the gallery stale on every NOTIFY; reconnect if the database goes away."""
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {GALLERY_CHANNEL}")
+                    self._changed.set()  # anything may have changed while we were away
+                    while not self._closed.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self._changed.set()
+            except psycopg.Error as exc:
+                log.warning("gallery listener: %s; reconnecting", exc)
+                self._closed.wait(1.0)
+
+    def gallery(self) -> Gallery:
+        """The in-memory gallery, reloaded when stale (TTL) or changed (NOTIFY)."""
+        with self._lock:
+            expired = (
+                self._gallery is None
+                or time.monotonic() - self._gallery.loaded_at > self.ttl_seconds
+            )
+            if expired or self._changed.is_set():
+                self._changed.clear()
+                with psycopg.connect(self.conninfo) as conn:
+                    self._gallery = load_gallery(conn, self.model)
+                log.info("gallery of %s: %d references", self.model, self._gallery.size)
+            return self._gallery
+
+    def reference_count(self) -> int:
+        """How many references the model has, without loading them."""
+        with psycopg.connect(self.conninfo) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM embeddings WHERE is_reference AND embedding_type = 'face' "
+                "AND model = %s",
+                (self.model,),
+            ).fetchone()[0]
+
+    def close(self) -> None:
+        self._closed.set()
+
+    # ------------------------------------------------------------ matching
+
+    def search_path(self, search: str = "auto") -> str:
+        """'exact' (numpy, in memory) or 'ann' (SQL, HNSW): by gallery size unless told."""
+        if search in ("exact", "ann"):
+            return search
+        if self._gallery is not None and not self._changed.is_set():
+            size = self._gallery.size
+        else:
+            size = self.reference_count()
+        return "ann" if size >= self.ann_min_references else "exact"
+
+    def match(
+        self, probes: np.ndarray, *, k: int = 5, search: str = "auto", ef_search: int = 100
+    ) -> list[Match]:
+        """One Match per probe row (raw or unit embeddings, shape (n, 512))."""
+        probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
+        norms = np.linalg.norm(probes, axis=1, keepdims=True)
+        probes = probes / np.where(norms == 0, 1, norms)
+        if self.search_path(search) == "ann":
+            lists = self._match_sql(probes, k, ef_search)
+        else:
+            lists = self._match_exact(probes, k)
+        return [Match(decide(c, self.thresholds), c) for c in lists]
+
+    def _match_exact(self, probes: np.ndarray, k: int) -> list[list[Candidate]]:
+        gallery = self.gallery()
+        if gallery.size == 0:
+            return [[] for _ in probes]
+        scores = probes @ gallery.vectors.T  # (probes, references)
+        per_identity = np.maximum.reduceat(scores, gallery.starts, axis=1)  # best reference each
+        k = min(k, per_identity.shape[1])
+        top = np.argpartition(-per_identity, k - 1, axis=1)[:, :k]
+        results = []
+        for row, columns in enumerate(top):
+            ordered = columns[np.argsort(-per_identity[row, columns])]
+            results.append(
+                [
+                    Candidate(
+                        **{
+                            **asdict(gallery.identities[c]),
+                            "similarity": float(per_identity[row, c]),
+                        }
+                    )
+                    for c in ordered
+                ]
+            )
+        return results
+
+    def _match_sql(self, probes: np.ndarray, k: int, ef_search: int) -> list[list[Candidate]]:
+        results = []
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            register_vector(conn)
+            for probe in probes:
+                rows = conn.execute(MATCH_FACES, (probe, self.model, k, ef_search)).fetchall()
+                results.append([Candidate(str(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows])
+        return results
+
+
+def identified_ids(matches: list[Match]) -> list[str]:
+    return sorted({m.best.identity_id for m in matches if m.decision == "identified" and m.best})
+
+
+def record_sightings(conninfo: str, identity_ids: list[str]) -> int:
+    """Stamp first_seen / last_seen of these identities (seen on camera now)."""
+    if not identity_ids:
+        return 0
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute("SELECT record_sightings(%s::uuid[])", (identity_ids,)).fetchone()[0]

@@ -1,0 +1,83 @@
+"""Recognition: probe embeddings in, identities and decisions out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from flask import Blueprint, current_app, request
+
+from app.auth import require
+from app.errors import ApiError
+from app.person_recognizer import PersonRecognizer, identified_ids, record_sightings
+
+bp = Blueprint("recognize", __name__)
+
+MAX_PROBES = 256
+
+
+def recognizer_for(model: str) -> PersonRecognizer:
+    """One recognizer (gallery cache + NOTIFY listener) per model and process."""
+    recognizers = current_app.extensions.setdefault("studio_recognizers", {})
+    if model not in recognizers:
+        recognizers[model] = PersonRecognizer(current_app.extensions["studio_conninfo"], model)
+    return recognizers[model]
+
+
+def _invalid(field: str, code: str, message: str) -> ApiError:
+    error = {"index": None, "external_id": None, "field": field, "code": code, "message": message}
+    return ApiError(400, "validation_failed", message, [error])
+
+
+def _probes(body: dict) -> np.ndarray:
+    probes = body.get("probes", [body["embedding"]] if "embedding" in body else None)
+    if not isinstance(probes, list) or not 1 <= len(probes) <= MAX_PROBES:
+        raise _invalid(
+            "probes", "invalid_type", f"probes must be a list of 1 to {MAX_PROBES} embeddings"
+        )
+    for i, probe in enumerate(probes):
+        if (
+            not isinstance(probe, list)
+            or len(probe) != 512
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in probe)
+            or not all(math.isfinite(v) for v in probe)
+            or not any(probe)
+        ):
+            raise _invalid(
+                f"probes[{i}]",
+                "invalid_value",
+                "each probe must be 512 finite numbers, not all zero",
+            )
+    return np.asarray(probes, dtype=np.float32)
+
+
+@bp.post("/api/recognize")
+@require("recognize")
+def recognize():
+    """Identify probe faces: one result per probe, with the top-k candidates."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _invalid("$", "invalid_type", "the body must be a JSON object")
+    k = body.get("k", 5)
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
+        raise _invalid("k", "out_of_range", "k must be from 1 to 100")
+    search = body.get("search", "auto")
+    if search not in ("auto", "exact", "ann"):
+        raise _invalid("search", "invalid_value", 'search must be "auto", "exact" or "ann"')
+    model = body.get("model", current_app.extensions["studio_settings"].model)
+    if not isinstance(model, str) or not model:
+        raise _invalid("model", "invalid_type", "model must be a model name")
+    recognizer = recognizer_for(model)
+    matches = recognizer.match(_probes(body), k=k, search=search)
+    recorded = 0
+    if body.get("record_sighting") is True:
+        recorded = record_sightings(recognizer.conninfo, identified_ids(matches))
+    return {
+        "success": True,
+        "model": model,
+        "search": recognizer.search_path(search),
+        "results": [m.to_json() for m in matches],
+        "sightings_recorded": recorded,
+    }

@@ -1,0 +1,48 @@
+-- match_faces(probe vector, model, k, ef_search) -> TABLE(identity_id, external_id,
+--                                                         source_system, name, similarity)
+--
+-- The k reference identities nearest to a probe face, best reference per
+-- identity, by cosine similarity (1 = same direction):
+--   SELECT * FROM match_faces('[0.01, ...]'::vector, 'buffalo_l', 5);
+-- The gallery is the seed's: reference face embeddings of named identities,
+-- names LIKE 'Unknown%' excluded, one model only. With the HNSW index for the
+-- model (studio index build) the scan is approximate: ef_search sets its
+-- breadth (recall against speed), and iterative scans keep going when the
+-- filters thin out the candidates. Without the index it is an exact scan.
+-- Raises 22023 for k outside 1..100 or ef_search outside 1..1000. Read-only.
+CREATE OR REPLACE FUNCTION match_faces(
+    p_probe     vector,
+    p_model     text    DEFAULT 'buffalo_l',
+    p_k         integer DEFAULT 5,
+    p_ef_search integer DEFAULT 100
+) RETURNS TABLE (identity_id uuid, external_id text, source_system text, name text,
+                 similarity real)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM studio_raise_invalid(coalesce((SELECT jsonb_agg(err) FROM (
+        SELECT studio_error(NULL, NULL, 'k', 'out_of_range', 'k must be from 1 to 100') AS err
+        WHERE p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'ef_search', 'out_of_range', 'ef_search must be from 1 to 1000')
+        WHERE p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000
+    ) AS errors), '[]'));
+    PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
+    PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
+    -- The model goes in as a literal so the planner can match the partial
+    -- HNSW index of that model; a parameter would hide it.
+    RETURN QUERY EXECUTE format($query$
+        SELECT i.identity_id, i.external_id::text, i.source_system::text, i.name,
+               max(1 - nearest.distance)::real AS similarity
+        FROM (SELECT e.identity_id, e.vector <=> $1 AS distance
+              FROM embeddings AS e
+              WHERE e.is_reference AND e.embedding_type = 'face' AND e.model = %L
+              ORDER BY e.vector <=> $1
+              LIMIT $2) AS nearest
+        JOIN identities AS i ON i.identity_id = nearest.identity_id
+        WHERE i.name IS NOT NULL AND i.name NOT LIKE 'Unknown%%'
+        GROUP BY i.identity_id
+        ORDER BY similarity DESC
+        LIMIT $3
+    $query$, p_model) USING p_probe::vector(512), p_k * 10, p_k;
+END
+$$;

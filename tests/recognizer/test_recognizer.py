@@ -1,0 +1,175 @@
+"""The person recognizer on the real probes: decisions, search paths, live gallery changes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import pytest
+from helpers import DATA_FACES, auth, make_token
+
+from app.camera_feed import recognize_source
+from app.person_recognizer import PersonRecognizer
+
+PROBES = DATA_FACES / "probes"
+
+
+@pytest.fixture(scope="session")
+def reference_faces(engine) -> dict[str, list[list[float]]]:
+    """The demo people's reference embeddings, computed once."""
+    faces: dict[str, list[list[float]]] = {}
+    for photo in sorted((DATA_FACES / "people").glob("*/*")):
+        image = cv2.imread(str(photo))
+        detection = engine.detect(image)[0]
+        faces.setdefault(photo.parent.name, []).append(
+            engine.embed([(image, detection)])[0].tolist()
+        )
+    return faces
+
+
+@pytest.fixture
+def enrolled(conn, reference_faces):
+    """The six people enrolled as a catalog sync plus a worker ingest would leave them."""
+    payload = {
+        "source_system": "alfred_catalog",
+        "model": "buffalo_s",
+        "results": [
+            {
+                "external_id": person,
+                "name": person.replace("_", " ").title(),
+                "faces": [{"embedding": e, "confidence": 0.9} for e in embeddings],
+            }
+            for person, embeddings in reference_faces.items()
+        ],
+    }
+    conn.execute("SELECT ingest_embeddings(%s::jsonb)", (json.dumps(payload),))
+
+
+@pytest.fixture
+def recognizer(db_url, enrolled):
+    instance = PersonRecognizer(db_url, "buffalo_s")
+    yield instance
+    instance.close()
+
+
+def identified(sightings):
+    return sorted(s["external_id"] for s in sightings if s["decision"] == "identified")
+
+
+@pytest.mark.parametrize(
+    ("probe", "people"),
+    [
+        ("obama_and_biden.jpg", ["biden", "obama"]),
+        ("kit_with_rose.jpg", ["kit_harington", "rose_leslie"]),
+        ("alex_lacamoire1.jpg", ["alex_lacamoire"]),
+        ("johnsnow_test1.jpg", ["kit_harington"]),
+        ("obama1.jpg", ["obama"]),
+    ],
+)
+def test_probe_photos(engine, recognizer, probe, people):
+    sightings = list(recognize_source(str(PROBES / probe), engine, recognizer))
+    assert identified(sightings) == people
+    for s in sightings:
+        assert s["time"] is None and len(s["box"]) == 4 and s["candidates"]
+        assert s["decision"] in ("identified", "uncertain", "unknown")
+
+
+def test_stranger_in_a_group_photo_is_not_identified(engine, recognizer):
+    sightings = list(recognize_source(str(PROBES / "obama_and_biden.jpg"), engine, recognizer))
+    assert len(sightings) == 3
+    assert sum(s["decision"] == "identified" for s in sightings) == 2
+
+
+def test_video_finds_lin_manuel_miranda_and_nobody_else(engine, recognizer):
+    sightings = list(
+        recognize_source(str(PROBES / "short_hamilton_clip.mp4"), engine, recognizer, fps=2)
+    )
+    assert {s["external_id"] for s in sightings if s["decision"] == "identified"} == {
+        "lin_manuel_miranda"
+    }
+    assert all(isinstance(s["time"], float) for s in sightings)
+
+
+def _obama_probe(engine):
+    image = cv2.imread(str(PROBES / "obama1.jpg"))
+    return engine.embed([(image, engine.detect(image)[0])])
+
+
+def _wait_for(predicate, seconds=1.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_deleted_person_stops_being_recognised_within_a_second(engine, recognizer, conn):
+    probe = _obama_probe(engine)
+    assert recognizer.match(probe)[0].best.external_id == "obama"
+    conn.execute(
+        """SELECT sync_identities('{"source_system": "alfred_catalog",
+                                    "identities": [{"external_id": "obama", "action": "delete"}]}')"""
+    )
+    assert _wait_for(lambda: recognizer.match(probe)[0].decision != "identified")
+    assert all(c.external_id != "obama" for c in recognizer.match(probe)[0].candidates)
+
+
+def test_renamed_person_is_recognised_under_the_new_name_within_a_second(engine, recognizer, conn):
+    probe = _obama_probe(engine)
+    assert recognizer.match(probe)[0].best.name == "Obama"
+    conn.execute(
+        """SELECT sync_identities('{"source_system": "alfred_catalog",
+                                    "identities": [{"external_id": "obama", "name": "Barack Obama"}]}')"""
+    )
+    assert _wait_for(lambda: recognizer.match(probe)[0].best.name == "Barack Obama")
+
+
+def test_exact_and_hnsw_search_agree_on_the_probes(engine, recognizer, conn):
+    conn.execute(
+        "CREATE INDEX embeddings_vector_hnsw_buffalo_s ON embeddings USING hnsw (vector vector_cosine_ops) "
+        "WHERE is_reference AND embedding_type = 'face' AND model = 'buffalo_s'"
+    )
+    for probe in ("obama_and_biden.jpg", "kit_with_rose.jpg", "alex_lacamoire1.jpg"):
+        image = cv2.imread(str(PROBES / probe))
+        vectors = engine.embed([(image, d) for d in engine.detect(image)])
+        exact = recognizer.match(vectors, search="exact")
+        ann = recognizer.match(vectors, search="ann")
+        assert [m.best.identity_id for m in exact] == [m.best.identity_id for m in ann]
+        assert [m.decision for m in exact] == [m.decision for m in ann]
+        for e, a in zip(exact, ann, strict=True):
+            assert abs(e.best.similarity - a.best.similarity) < 1e-4
+
+
+def test_recognize_api_and_sightings(client, conn, engine, enrolled):
+    token = make_token(conn, ["recognize"])
+    probe = _obama_probe(engine)[0].tolist()
+    response = client.post(
+        "/api/recognize",
+        data=json.dumps(
+            {"probes": [probe, [0.01] * 512], "k": 3, "model": "buffalo_s", "record_sighting": True}
+        ),
+        headers=auth(token),
+        content_type="application/json",
+    )
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["results"][0]["decision"] == "identified"
+    assert (
+        body["results"][0]["external_id"] == "obama" and len(body["results"][0]["candidates"]) == 3
+    )
+    assert body["sightings_recorded"] == 1
+    seen = conn.execute(
+        "SELECT first_seen IS NOT NULL, last_seen IS NOT NULL FROM identities WHERE external_id = 'obama'"
+    ).fetchone()
+    assert seen == (True, True)
+    bad = client.post(
+        "/api/recognize",
+        data=json.dumps({"probes": [[1] * 511]}),
+        headers=auth(token),
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "probes[0]"
+    for app_recognizer in client.application.extensions.get("studio_recognizers", {}).values():
+        app_recognizer.close()
