@@ -173,3 +173,28 @@ def test_recognize_api_and_sightings(client, conn, engine, enrolled):
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "probes[0]"
     for app_recognizer in client.application.extensions.get("studio_recognizers", {}).values():
         app_recognizer.close()
+
+
+def test_index_policy_build_status_drop(db_url, conn, enrolled, monkeypatch):
+    from app import gallery_index
+
+    [status] = gallery_index.status(conn)
+    assert (status.model, status.references, status.index) == ("buffalo_s", 11, None)
+    assert "not needed" in status.advice
+    monkeypatch.setattr(gallery_index, "BUILD_AT", 10)
+    assert "build it" in gallery_index.status(conn)[0].advice
+    assert gallery_index.ensure(db_url) == ["embeddings_vector_hnsw_buffalo_s"]
+    [built] = gallery_index.status(conn)
+    assert built.valid and built.size_bytes > 0
+    conn.execute("SET enable_seqscan = off")  # 11 rows: a scan is cheaper, but is the index usable?
+    plan = "\n".join(
+        r[0]
+        for r in conn.execute(
+            "EXPLAIN SELECT * FROM embeddings WHERE is_reference AND embedding_type = 'face' "
+            "AND model = 'buffalo_s' ORDER BY vector <=> (SELECT vector FROM embeddings LIMIT 1) LIMIT 5"
+        )
+    )
+    assert "embeddings_vector_hnsw_buffalo_s" in plan
+    assert gallery_index.ensure(db_url) == []
+    gallery_index.drop(db_url, "buffalo_s")
+    assert gallery_index.status(conn)[0].index is None
