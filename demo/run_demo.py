@@ -2,7 +2,8 @@
 
 embedded PostgreSQL -> Studio API (gunicorn) -> folder catalog of demo/people
 -> identity sync -> face_detect_embed job -> face_embed_worker on CPU ->
-a table of identities with their embedding counts and the job summary.
+a table of identities with their embedding counts and the job summary, then
+the probe photos recognised against the people enrolled.
 
 Everything runs in .demo-data/ (removed first), so the demo never touches
 the database `make run` uses.
@@ -23,9 +24,11 @@ import psycopg
 import requests
 
 from app import embedded_db, queries
+from app.camera_feed import recognize_source
 from app.cli import face_engine
 from app.client import StudioClient
 from app.config import PROJECT_ROOT, Settings
+from app.person_recognizer import PersonRecognizer
 from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker
@@ -137,6 +140,18 @@ def main() -> None:
             print(f"{r['external_id']:20}  {r['name']:{width}}  {r['embedding_count']}")
         if status["state"] != "completed":
             raise SystemExit("the job did not complete")
+
+        step("Recognise the probe photos (people the catalog knows, and strangers)")
+        recognizer = PersonRecognizer(
+            embedded_db.start(DEMO_DATA / "db"), engine.model_name, listen=False
+        )
+        for probe in sorted((PROJECT_ROOT / "demo" / "probes").glob("*.jpg")):
+            for sighting in recognize_source(str(probe), engine, recognizer):
+                who = sighting["name"] or "-"
+                print(
+                    f"{probe.name:24} box {sighting['box']!s:24} {sighting['decision']:10} "
+                    f"{who:20} similarity {sighting['similarity']:.2f}"
+                )
     finally:
         for process in processes:
             process.terminate()
