@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import errors
+from app import errors, metrics
 from app.config import Settings
 from app.db import create_pool
 from app.embedded_db import database_url
@@ -31,5 +31,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(training.bp)
     app.register_blueprint(recognize.bp)
     errors.register(app)
+    metrics.register(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import getpass
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,6 +98,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     first_token = _first_admin_token(url) if not settings.database_url else None
     _banner(settings, first_token)
     serving = Settings.from_env(**{**settings.__dict__, "database_url": url})
+    # Counters shared by gunicorn's worker processes (app/metrics.py).
+    metrics_dir = tempfile.mkdtemp(prefix="studio-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+    from prometheus_client import values
+
+    # Chosen when prometheus_client was imported, before the directory was
+    # set; labelled series are created in the workers, after this.
+    values.ValueClass = values.get_value_class()
     GunicornServer(
         lambda: create_app(serving), settings.host, settings.port, workers=args.workers
     ).run()

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 
 from app.auth import require
 from app.errors import ApiError
+from app.metrics import DECISIONS
 from app.person_recognizer import PersonRecognizer, identified_ids, record_sightings
 
 bp = Blueprint("recognize", __name__)
@@ -71,6 +72,8 @@ def recognize():
         raise _invalid("model", "invalid_type", "model must be a model name")
     recognizer = recognizer_for(model)
     matches = recognizer.match(_probes(body), k=k, search=search)
+    for match in matches:
+        DECISIONS.labels(match.decision).inc()
     recorded = 0
     if body.get("record_sighting") is True:
         recorded = record_sightings(recognizer.conninfo, identified_ids(matches))

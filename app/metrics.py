@@ -1,0 +1,92 @@
+"""Prometheus metrics at /metrics: requests and latency per endpoint, decisions by
+kind, gallery size per model, jobs by state.
+
+gunicorn serves with several processes, so counters use prometheus_client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by `studio serve`); the
+gallery and job figures are read from PostgreSQL at scrape time, so every
+process reports the same truth.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from app.db import fetch_all
+
+REQUESTS = Counter("studio_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram(
+    "studio_http_request_seconds",
+    "HTTP request latency",
+    ["endpoint", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DECISIONS = Counter("studio_recognition_decisions_total", "Recognition decisions", ["decision"])
+
+GALLERY_SQL = """
+    SELECT model, count(*) FROM embeddings
+    WHERE is_reference AND embedding_type = 'face' GROUP BY model
+"""
+JOBS_SQL = "SELECT state, count(*) FROM jobs GROUP BY state"
+
+
+class DatabaseCollector:
+    """Gallery size and jobs by state, read when Prometheus scrapes."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self):
+        pool = self.app.extensions["studio_pool"]
+        gallery = GaugeMetricFamily(
+            "studio_gallery_references", "Reference face embeddings", labels=["model"]
+        )
+        jobs = GaugeMetricFamily("studio_jobs", "Jobs by state", labels=["state"])
+        try:
+            for model, count in fetch_all(pool, GALLERY_SQL):
+                gallery.add_metric([model], count)
+            counts = dict(fetch_all(pool, JOBS_SQL))
+            for state in ("queued", "running", "retrying", "completed", "failed"):
+                jobs.add_metric([state], counts.get(state, 0))
+        except Exception:  # the database is away: report what the processes know
+            return
+        yield gallery
+        yield jobs
+
+
+def register(app: Flask) -> None:
+    @app.before_request
+    def _start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        started = getattr(g, "request_started", None)
+        if started is not None:
+            LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus exposition (no token, like /healthz)."""
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            for collector in (REQUESTS, LATENCY, DECISIONS):
+                registry.register(collector)
+        registry.register(DatabaseCollector(app))
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
