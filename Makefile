@@ -39,8 +39,10 @@ migrate: install
 psql: install  ## psql on Studio's database, started if need be
 	$(BIN)/studio psql
 
-bench: install  ## Measure ingest against COPY and parse-only; writes docs/benchmarks.md
+bench: install  ## Benchmarks against their physical limits; writes docs/benchmarks.md
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/worker_bench.py
+	$(BIN)/python bench/recognition_bench.py
 
 demo: install  ## Catalog -> sync -> job -> worker on CPU -> identities, from nothing
 	$(BIN)/python demo/run_demo.py

@@ -198,3 +198,41 @@ def test_index_policy_build_status_drop(db_url, conn, enrolled, monkeypatch):
     assert gallery_index.ensure(db_url) == []
     gallery_index.drop(db_url, "buffalo_s")
     assert gallery_index.status(conn)[0].index is None
+
+
+def test_studio_recognize_prints_one_json_line_per_face(db_url, enrolled, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {
+        "STUDIO_DATABASE_URL": db_url,
+        "STUDIO_MODEL": "buffalo_s",
+        "STUDIO_MODEL_ROOT": str(tmp_path / "models"),
+    }
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "studio"),
+            "recognize",
+            str(PROBES / "kit_with_rose.jpg"),
+            "--record-sightings",
+            "--save-annotated",
+            str(tmp_path / "frames"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(s["external_id"] for s in lines if s["decision"] == "identified") == [
+        "kit_harington",
+        "rose_leslie",
+    ]
+    assert {"time", "box", "decision", "name", "external_id", "similarity", "candidates"} <= set(
+        lines[0]
+    )
+    assert list((tmp_path / "frames").glob("*.jpg"))
