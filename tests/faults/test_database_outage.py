@@ -1,0 +1,61 @@
+"""The database stops during a stream of API calls, then comes back."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import auth, make_token
+
+from app import create_app, embedded_db, migrations
+
+
+@pytest.mark.slow
+def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself():
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-outage-")) / "data"
+    url = embedded_db.start(data_dir)
+    migrations.migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        token = make_token(conn, ["admin"])
+    app = create_app({"database_url": url, "pool_size": 2})
+    app.extensions["studio_pool"].timeout = 1.0
+    client = app.test_client()
+
+    def sync(i):
+        return client.post(
+            "/api/identities/sync",
+            data=json.dumps(
+                {"source_system": "s", "identities": [{"external_id": str(i), "name": f"P{i}"}]}
+            ),
+            headers=auth(token),
+            content_type="application/json",
+        )
+
+    acknowledged = []
+    try:
+        for i in range(5):
+            assert sync(i).status_code == 200
+            acknowledged.append(str(i))
+        embedded_db.stop(data_dir)
+        for i in range(5, 8):
+            response = sync(i)
+            assert response.status_code == 503, response.get_json()
+            assert response.headers["Retry-After"].isdigit()
+            assert response.get_json()["error"] == "database_unavailable"
+        assert client.get("/readyz").status_code == 503
+        embedded_db.start(data_dir)
+        deadline = time.monotonic() + 30
+        while (response := sync(8)).status_code != 200:
+            assert response.status_code == 503 and time.monotonic() < deadline
+            time.sleep(0.2)
+        acknowledged.append("8")
+        with psycopg.connect(url) as conn:
+            stored = sorted(r[0] for r in conn.execute("SELECT external_id FROM identities"))
+        assert stored == sorted(acknowledged), "everything acknowledged before the stop is there"
+    finally:
+        app.extensions["studio_pool"].close()
+        embedded_db.stop(data_dir)
