@@ -505,6 +505,43 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_identities_delete(args: argparse.Namespace, settings: Settings) -> int:
+    """Erase people: their identity and every embedding; a tombstone and an audit
+    entry with counts stay, never the name or a vector."""
+    payload = {
+        "source_system": args.source_system,
+        "identities": [{"external_id": e, "action": "delete"} for e in args.external_ids],
+    }
+    try:
+        result = _backend(settings).sync(payload)
+    except StudioError as exc:
+        return _report(exc)
+    _print_json(result)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    with psycopg.connect(_migrated_url(settings)) as conn:
+        rows = conn.execute(
+            queries.AUDIT_JOURNAL, {"source": args.source_system, "limit": args.limit}
+        ).fetchall()
+    _print_table(
+        ["when", "operation", "source", "caller", "dry run", "counts"],
+        [
+            [
+                _when(at),
+                op,
+                source,
+                caller,
+                "yes" if dry else "",
+                json.dumps(counts, sort_keys=True),
+            ]
+            for at, op, source, caller, dry, counts in rows
+        ],
+    )
+    return 0
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -656,10 +693,20 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_index
     )
 
-    identities = sub.add_parser("identities", help="list external identities")
+    identities = sub.add_parser("identities", help="list (or delete) external identities")
     identities.add_argument("--source-system")
     identities.add_argument("--json", action="store_true")
     identities.set_defaults(func=cmd_identities)
+    identities_sub = identities.add_subparsers(dest="identities_command")
+    delete = identities_sub.add_parser("delete", help="erase people and all their vectors")
+    delete.add_argument("external_ids", nargs="+", metavar="EXTERNAL_ID")
+    delete.add_argument("--source-system", required=True)
+    delete.set_defaults(func=cmd_identities_delete)
+
+    audit = sub.add_parser("audit", help="the journal of sync and ingest calls")
+    audit.add_argument("--source-system")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

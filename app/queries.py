@@ -23,4 +23,11 @@ COMPLETE_JOB = "SELECT complete_job(%s::bigint, %s::jsonb)"
 FAIL_JOB = "SELECT fail_job(%s::bigint, %s::jsonb)"
 JOB_STATUS = "SELECT job_status(%s::bigint, %s::text[])"
 LIST_JOBS = "SELECT list_jobs(%s::text, %s::integer, %s::text[])"
+AUDIT_JOURNAL = """
+    SELECT occurred_at, operation, source_system, caller, dry_run, counts
+    FROM audit_journal
+    WHERE %(source)s::text IS NULL OR source_system = %(source)s::text
+    ORDER BY audit_id DESC
+    LIMIT %(limit)s
+"""
 DATABASE_PING = "SELECT 1"
