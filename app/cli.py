@@ -520,6 +520,30 @@ def cmd_identities_delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.gallery_export import export_gallery
+
+    gallery = export_gallery(_migrated_url(settings), args.source_system)
+    Path(args.file).write_text(json.dumps(gallery))
+    faces = sum(len(f) for f in gallery["embeddings"].values())
+    print(f"exported {len(gallery['identities'])} identities, {faces} embeddings to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.gallery_export import import_gallery
+
+    try:
+        totals = import_gallery(_backend(settings), json.loads(Path(args.file).read_text()))
+    except StudioError as exc:
+        return _report(exc)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _print_json(totals)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     with psycopg.connect(_migrated_url(settings)) as conn:
         rows = conn.execute(
@@ -702,6 +726,14 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("external_ids", nargs="+", metavar="EXTERNAL_ID")
     delete.add_argument("--source-system", required=True)
     delete.set_defaults(func=cmd_identities_delete)
+
+    export = sub.add_parser("export", help="a source system's identities and vectors, to a file")
+    export.add_argument("file")
+    export.add_argument("--source-system", required=True)
+    export.set_defaults(func=cmd_export)
+    import_ = sub.add_parser("import", help="import an export (idempotent)")
+    import_.add_argument("file")
+    import_.set_defaults(func=cmd_import)
 
     audit = sub.add_parser("audit", help="the journal of sync and ingest calls")
     audit.add_argument("--source-system")

@@ -209,7 +209,12 @@ BEGIN
     -- meet on the unique index in one order and cannot deadlock.
     INSERT INTO embeddings (identity_id, embedding_type, vector, model, is_reference,
                             confidence, created_at)
-    SELECT i.identity_id, 'face', l2_normalize(f.vector), v_model, true, f.confidence, p_now
+    -- A vector already of unit length (an export being imported) is kept bit
+    -- for bit: normalising it again moves its last bits, and its hash with them.
+    SELECT i.identity_id, 'face',
+           CASE WHEN abs(vector_norm(f.vector) - 1) < 1e-6 THEN f.vector
+                ELSE l2_normalize(f.vector) END,
+           v_model, true, f.confidence, p_now
       FROM unnest(v_external_id, v_vector, v_confidence) AS f (external_id, vector, confidence)
       JOIN identities AS i ON i.source_system = v_source AND i.external_id = f.external_id
      WHERE NOT (f.external_id = ANY (v_tombstoned))
