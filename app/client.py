@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -23,8 +24,20 @@ class StudioError(RuntimeError):
 class StudioClient:
     """Calls Studio with a bearer token. Payloads are sent as JSON text or dicts."""
 
-    def __init__(self, base_url: str, token: str | None, *, timeout: float = 120.0):
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 120.0,
+        unavailable_retries: int = 6,
+        max_retry_after: float = 10.0,
+    ):
         self.base_url = base_url.rstrip("/")
+        # Studio answers 503 with Retry-After while its database is away; every
+        # call here is safe to repeat (ingest dedups, job calls check the lease).
+        self.unavailable_retries = unavailable_retries
+        self.max_retry_after = max_retry_after
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
@@ -38,14 +51,21 @@ class StudioClient:
             data = (
                 body if isinstance(body, str | bytes) else requests.models.complexjson.dumps(body)
             )
-        response = self.session.request(
-            method,
-            self.base_url + path,
-            data=data,
-            headers=headers,
-            params={k: v for k, v in params.items() if v is not None},
-            timeout=self.timeout,
-        )
+        for attempt in range(self.unavailable_retries + 1):
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                data=data,
+                headers=headers,
+                params={k: v for k, v in params.items() if v is not None},
+                timeout=self.timeout,
+            )
+            if response.status_code != 503 or attempt == self.unavailable_retries:
+                break
+            retry_after = response.headers.get("Retry-After", "1")
+            time.sleep(
+                min(self.max_retry_after, float(retry_after) if retry_after.isdigit() else 1)
+            )
         if response.status_code == 204:
             return None
         try:

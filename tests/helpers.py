@@ -5,10 +5,15 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+from werkzeug.serving import make_server
 
 from app import queries
 
@@ -72,3 +77,18 @@ def table_digest(conn: psycopg.Connection) -> dict[str, str]:
 # The project ships its own copy of the labelled photos and probes (demo/),
 # so the tests need nothing outside the repository.
 DATA_FACES = Path(__file__).resolve().parent.parent / "demo"
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join()

@@ -59,3 +59,24 @@ def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself():
     finally:
         app.extensions["studio_pool"].close()
         embedded_db.stop(data_dir)
+
+
+def test_client_rides_out_a_short_outage():
+    """StudioClient repeats a call answered 503 (with Retry-After) until Studio is back."""
+    from flask import Flask
+    from helpers import serve_in_thread
+
+    from app.client import StudioClient
+
+    answers = iter([503, 503, 200])
+    fake = Flask("fake")
+
+    @fake.post("/api/identities/ingest-embeddings")
+    def ingest():
+        status = next(answers)
+        if status == 503:
+            return {"success": False, "error": "database_unavailable"}, 503, {"Retry-After": "0"}
+        return {"success": True, "embeddings_stored": 1}
+
+    with serve_in_thread(fake) as url:
+        assert StudioClient(url, "t").ingest({"x": 1})["embeddings_stored"] == 1
