@@ -80,8 +80,12 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
     from app import create_app
     from app.server import GunicornServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings.from_env(**{**settings.__dict__, **overrides})

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from flask import Blueprint, current_app, request
 
 from app.auth import require
 from app.errors import ApiError
 from app.metrics import DECISIONS
-from app.person_recognizer import PersonRecognizer, identified_ids, record_sightings
+from app.person_recognizer import THRESHOLDS, PersonRecognizer, identified_ids, record_sightings
 
 bp = Blueprint("recognize", __name__)
 
 MAX_PROBES = 256
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def recognizer_for(model: str) -> PersonRecognizer:
@@ -36,20 +35,23 @@ def _probes(body: dict) -> np.ndarray:
         raise _invalid(
             "probes", "invalid_type", f"probes must be a list of 1 to {MAX_PROBES} embeddings"
         )
+    rows = []
     for i, probe in enumerate(probes):
+        message = "each probe must be 512 finite 32-bit numbers, not all zero"
         if (
             not isinstance(probe, list)
             or len(probe) != 512
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in probe)
-            or not all(math.isfinite(v) for v in probe)
-            or not any(probe)
         ):
-            raise _invalid(
-                f"probes[{i}]",
-                "invalid_value",
-                "each probe must be 512 finite numbers, not all zero",
-            )
-    return np.asarray(probes, dtype=np.float32)
+            raise _invalid(f"probes[{i}]", "invalid_value", message)
+        try:
+            row = np.asarray(probe, dtype=np.float64)
+        except OverflowError:  # an integer past any float
+            raise _invalid(f"probes[{i}]", "invalid_value", message) from None
+        if not np.all(np.isfinite(row)) or np.any(np.abs(row) > FLOAT32_MAX) or not row.any():
+            raise _invalid(f"probes[{i}]", "invalid_value", message)
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float32)
 
 
 @bp.post("/api/recognize")
@@ -67,9 +69,14 @@ def recognize():
     search = body.get("search", "auto")
     if search not in ("auto", "exact", "ann"):
         raise _invalid("search", "invalid_value", 'search must be "auto", "exact" or "ann"')
-    model = body.get("model", current_app.extensions["studio_settings"].model)
-    if not isinstance(model, str) or not model:
-        raise _invalid("model", "invalid_type", "model must be a model name")
+    default = current_app.extensions["studio_settings"].model
+    model = body.get("model", default)
+    known = {default, *THRESHOLDS}
+    if model not in known:
+        # Each model gets a gallery cache and a LISTEN connection: only known ones.
+        raise _invalid(
+            "model", "invalid_value", f"model must be one of: {', '.join(sorted(known))}"
+        )
     recognizer = recognizer_for(model)
     matches = recognizer.match(_probes(body), k=k, search=search)
     for match in matches:
