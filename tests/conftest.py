@@ -102,6 +102,12 @@ def db_url(pg_server, template_db) -> Iterator[str]:
 
 
 @pytest.fixture
+def other_db_url(pg_server, template_db) -> Iterator[str]:
+    """A second fresh database at the current schema (another Studio installation)."""
+    yield from _fresh_database(pg_server, template_db)
+
+
+@pytest.fixture
 def empty_db_url(pg_server) -> Iterator[str]:
     """URL of a fresh, empty database (no migrations applied)."""
     yield from _fresh_database(pg_server, None)
