@@ -199,3 +199,33 @@ def test_killed_worker_job_is_finished_by_another_without_duplicates(
         "SELECT count(*), count(DISTINCT (identity_id, vector_hash)) FROM embeddings"
     ).fetchone()
     assert counts == (11, 11)
+
+
+def test_catalog_that_hangs_times_out_and_fails_the_job_cleanly(studio, engine):
+    import threading
+
+    from flask import Flask
+    from helpers import serve_in_thread
+
+    release = threading.Event()
+    hanging = Flask("hanging")
+
+    @hanging.route("/<path:path>")
+    def hang(path):
+        release.wait(5)
+        return "late", 200
+
+    job = studio.submit_job(
+        {
+            "job_type": "face_detect_embed",
+            "max_attempts": 1,
+            "config": {"source_system": "alfred_catalog", "photo_ids": ["p1"]},
+        }
+    )
+    with serve_in_thread(hanging) as url:
+        slow = catalog_client(url, retries=1, timeout=(1.0, 0.3))
+        FaceEmbedWorker(studio, slow, engine, FAST).run(exit_when_idle=True)
+        release.set()
+    status = studio.job(job["job_id"])
+    assert status["state"] == "failed"
+    assert "photo p1" in status["error"] and "Timeout" in status["error"]
