@@ -257,6 +257,15 @@ def read_sync_file(path: Path, source_system: str | None) -> dict:
     return {"source_system": source_system, "identities": identities}
 
 
+def _sync_and_print(settings: Settings, payload: dict) -> int:
+    try:
+        result = _backend(settings).sync(payload)
+    except StudioError as exc:
+        return _report(exc)
+    _print_json(result)
+    return 0
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     payload = read_sync_file(Path(args.file), args.source_system)
     for flag in ("dry_run", "allow_mass_delete"):
@@ -264,12 +273,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             payload[flag] = True
     if args.full:
         payload["mode"] = "full"
-    try:
-        result = _backend(settings).sync(payload)
-    except StudioError as exc:
-        return _report(exc)
-    _print_json(result)
-    return 0
+    return _sync_and_print(settings, payload)
 
 
 def ingest_chunks(payload: dict, faces_per_call: int) -> Iterator[tuple[dict, int]]:
@@ -516,12 +520,7 @@ def cmd_identities_delete(args: argparse.Namespace, settings: Settings) -> int:
         "source_system": args.source_system,
         "identities": [{"external_id": e, "action": "delete"} for e in args.external_ids],
     }
-    try:
-        result = _backend(settings).sync(payload)
-    except StudioError as exc:
-        return _report(exc)
-    _print_json(result)
-    return 0
+    return _sync_and_print(settings, payload)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
