@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,13 @@ class FaceEngine:
         from insightface.utils import face_align
 
         size = self.recognizer.input_size[0]
-        crops = [
-            face_align.norm_crop(img, landmark=d.keypoints, image_size=size) for img, d in faces
-        ]
+        with warnings.catch_warnings():
+            # insightface's alignment calls a scikit-image method deprecated
+            # in 0.26; the result is the same and the notice is theirs to fix.
+            warnings.filterwarnings(
+                "ignore", message=".*estimate.*deprecated", category=FutureWarning
+            )
+            crops = [
+                face_align.norm_crop(img, landmark=d.keypoints, image_size=size) for img, d in faces
+            ]
         return np.asarray(self.recognizer.get_feat(crops), dtype=np.float32).reshape(len(faces), -1)
