@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -48,9 +49,7 @@ class StudioClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = (
-                body if isinstance(body, str | bytes) else requests.models.complexjson.dumps(body)
-            )
+            data = body if isinstance(body, str | bytes) else json.dumps(body)
         for attempt in range(self.unavailable_retries + 1):
             response = self.session.request(
                 method,

@@ -78,6 +78,12 @@ class ApiError(Exception):
         return envelope(self.code, self.message, self.errors)
 
 
+def invalid_field(field: str, code: str, message: str) -> ApiError:
+    """A 400 for one bad top-level field, shaped like the SQL functions' errors."""
+    error = {"index": None, "external_id": None, "field": field, "code": code, "message": message}
+    return ApiError(400, "validation_failed", message, [error])
+
+
 def envelope(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> dict:
     """The error body every route returns."""
     return {

@@ -1,10 +1,11 @@
-"""What every route does with a request: read the body as text, read whole-number args."""
+"""What every route does: read the body as text, read whole-number args, reach the pool."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
+from psycopg_pool import ConnectionPool
 
-from app.errors import ApiError
+from app.errors import ApiError, invalid_field
 
 
 def json_body_text() -> str:
@@ -29,19 +30,10 @@ def whole_number_arg(name: str, default: int) -> int:
     """A query parameter that must be a whole number. Raises ApiError 400."""
     value = request.args.get(name, str(default))
     if not value.isdigit():
-        message = f"{name} must be a whole number"
-        raise ApiError(
-            400,
-            "validation_failed",
-            message,
-            [
-                {
-                    "index": None,
-                    "external_id": None,
-                    "field": name,
-                    "code": "invalid_type",
-                    "message": message,
-                }
-            ],
-        )
+        raise invalid_field(name, "invalid_type", f"{name} must be a whole number")
     return int(value)
+
+
+def pool() -> ConnectionPool:
+    """The app's connection pool."""
+    return current_app.extensions["studio_pool"]

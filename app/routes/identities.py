@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from app import queries
 from app.auth import require
 from app.db import call_json
-from app.routes.common import json_body_text, whole_number_arg
+from app.routes.common import json_body_text, pool, whole_number_arg
 
 bp = Blueprint("identities", __name__)
 
 
-def _pool():
-    return current_app.extensions["studio_pool"]
-
-
 def _call(query: str) -> dict:
-    return call_json(_pool(), query, json_body_text(), g.caller.label, g.caller.allowed_sources)
+    return call_json(pool(), query, json_body_text(), g.caller.label, g.caller.allowed_sources)
 
 
 @bp.post("/api/identities/sync")
@@ -39,7 +35,7 @@ def ingest_embeddings():
 def external_identities():
     """One page of external identities with embedding counts."""
     return call_json(
-        _pool(),
+        pool(),
         queries.EXTERNAL_IDENTITIES,
         request.args.get("source_system") or None,
         whole_number_arg("limit", 100),

@@ -6,7 +6,7 @@ import numpy as np
 from flask import Blueprint, current_app, request
 
 from app.auth import require
-from app.errors import ApiError
+from app.errors import ApiError, invalid_field
 from app.metrics import DECISIONS
 from app.person_recognizer import THRESHOLDS, PersonRecognizer, identified_ids, record_sightings
 
@@ -24,15 +24,10 @@ def recognizer_for(model: str) -> PersonRecognizer:
     return recognizers[model]
 
 
-def _invalid(field: str, code: str, message: str) -> ApiError:
-    error = {"index": None, "external_id": None, "field": field, "code": code, "message": message}
-    return ApiError(400, "validation_failed", message, [error])
-
-
 def _probes(body: dict) -> np.ndarray:
     probes = body.get("probes", [body["embedding"]] if "embedding" in body else None)
     if not isinstance(probes, list) or not 1 <= len(probes) <= MAX_PROBES:
-        raise _invalid(
+        raise invalid_field(
             "probes", "invalid_type", f"probes must be a list of 1 to {MAX_PROBES} embeddings"
         )
     rows = []
@@ -43,13 +38,13 @@ def _probes(body: dict) -> np.ndarray:
             or len(probe) != 512
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in probe)
         ):
-            raise _invalid(f"probes[{i}]", "invalid_value", message)
+            raise invalid_field(f"probes[{i}]", "invalid_value", message)
         try:
             row = np.asarray(probe, dtype=np.float64)
         except OverflowError:  # an integer past any float
-            raise _invalid(f"probes[{i}]", "invalid_value", message) from None
+            raise invalid_field(f"probes[{i}]", "invalid_value", message) from None
         if not np.all(np.isfinite(row)) or np.any(np.abs(row) > FLOAT32_MAX) or not row.any():
-            raise _invalid(f"probes[{i}]", "invalid_value", message)
+            raise invalid_field(f"probes[{i}]", "invalid_value", message)
         rows.append(row)
     return np.asarray(rows, dtype=np.float32)
 
@@ -62,19 +57,19 @@ def recognize():
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise _invalid("$", "invalid_type", "the body must be a JSON object")
+        raise invalid_field("$", "invalid_type", "the body must be a JSON object")
     k = body.get("k", 5)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
-        raise _invalid("k", "out_of_range", "k must be from 1 to 100")
+        raise invalid_field("k", "out_of_range", "k must be from 1 to 100")
     search = body.get("search", "auto")
     if search not in ("auto", "exact", "ann"):
-        raise _invalid("search", "invalid_value", 'search must be "auto", "exact" or "ann"')
+        raise invalid_field("search", "invalid_value", 'search must be "auto", "exact" or "ann"')
     default = current_app.extensions["studio_settings"].model
     model = body.get("model", default)
     known = {default, *THRESHOLDS}
     if model not in known:
         # Each model gets a gallery cache and a LISTEN connection: only known ones.
-        raise _invalid(
+        raise invalid_field(
             "model", "invalid_value", f"model must be one of: {', '.join(sorted(known))}"
         )
     recognizer = recognizer_for(model)

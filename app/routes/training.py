@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from app import queries
 from app.auth import require
 from app.db import call_json
-from app.routes.common import json_body_text, whole_number_arg
+from app.routes.common import json_body_text, pool, whole_number_arg
 
 bp = Blueprint("training", __name__)
-
-
-def _pool():
-    return current_app.extensions["studio_pool"]
 
 
 @bp.post("/api/training/submit")
@@ -21,7 +17,7 @@ def _pool():
 def submit():
     """Queue a face_detect_embed job for photos or a batch of the catalog."""
     result = call_json(
-        _pool(), queries.SUBMIT_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
+        pool(), queries.SUBMIT_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
     )
     return result, 202
 
@@ -31,7 +27,7 @@ def submit():
 def claim():
     """Give the calling worker the next job (204 when none waits)."""
     result = call_json(
-        _pool(), queries.CLAIM_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
+        pool(), queries.CLAIM_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
     )
     if result["job"] is None:
         return "", 204
@@ -42,28 +38,28 @@ def claim():
 @require("jobs:work")
 def heartbeat(job_id: int):
     """Extend the lease of a held job and record its progress."""
-    return call_json(_pool(), queries.HEARTBEAT_JOB, job_id, json_body_text())
+    return call_json(pool(), queries.HEARTBEAT_JOB, job_id, json_body_text())
 
 
 @bp.post("/api/training/jobs/<int:job_id>/complete")
 @require("jobs:work")
 def complete(job_id: int):
     """Finish a held job with its result."""
-    return call_json(_pool(), queries.COMPLETE_JOB, job_id, json_body_text())
+    return call_json(pool(), queries.COMPLETE_JOB, job_id, json_body_text())
 
 
 @bp.post("/api/training/jobs/<int:job_id>/fail")
 @require("jobs:work")
 def fail(job_id: int):
     """Fail a held job: retried with backoff while attempts remain."""
-    return call_json(_pool(), queries.FAIL_JOB, job_id, json_body_text())
+    return call_json(pool(), queries.FAIL_JOB, job_id, json_body_text())
 
 
 @bp.get("/api/training/jobs/<int:job_id>")
 @require("jobs:submit")
 def status(job_id: int):
     """A job's state, attempts, progress, result and errors."""
-    return call_json(_pool(), queries.JOB_STATUS, job_id, g.caller.allowed_sources)
+    return call_json(pool(), queries.JOB_STATUS, job_id, g.caller.allowed_sources)
 
 
 @bp.get("/api/training/jobs")
@@ -71,7 +67,7 @@ def status(job_id: int):
 def jobs():
     """The newest jobs (optionally of one state) and counts by state."""
     return call_json(
-        _pool(),
+        pool(),
         queries.LIST_JOBS,
         request.args.get("state") or None,
         whole_number_arg("limit", 50),
