@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from report import write_section
 
 from app import embedded_db, migrations
 from app.config import PROJECT_ROOT
+from app.processes import spawn_studio
 
 FACES_PER_CALL = 1000
 FACES_PER_PERSON = 10
@@ -154,25 +154,8 @@ def run_interleaved(conn, base: str, token: str, vectors: np.ndarray) -> dict[st
 
 
 def start_server(url: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "STUDIO_DATABASE_URL": url, "STUDIO_PORT": str(port)}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "studio"), "serve", "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(base + "/healthz", timeout=1).ok:
-                return server, base
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("studio serve did not start")
+    """`studio serve` on the bench database."""
+    return spawn_studio({**os.environ, "STUDIO_DATABASE_URL": url})
 
 
 def bench_database() -> str:

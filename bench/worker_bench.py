@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import bench_database, start_server
@@ -35,6 +33,7 @@ from report import write_section
 
 from app.client import StudioClient
 from app.config import PROJECT_ROOT
+from app.processes import spawn_catalog
 from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import CatalogClient, Person
 from worker.face_embed_worker import (
@@ -96,27 +95,9 @@ def main() -> None:
             "'{identities:write,embeddings:write,jobs:submit,jobs:work}')"
         ).fetchone()[0]
     server, base = start_server(url)
-    catalog_port = 18000 + os.getpid() % 1000
-    catalog_process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "studio"),
-            "catalog",
-            "serve",
-            str(catalog_dir),
-            "--port",
-            str(catalog_port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    catalog_process, catalog_url = spawn_catalog(catalog_dir)
     try:
-        catalog = CatalogClient(f"http://127.0.0.1:{catalog_port}")
-        for _ in range(100):
-            try:
-                if requests.get(catalog.base_url + "api/people", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        catalog = CatalogClient(catalog_url)
         studio = StudioClient(base, token)
         sync_people(catalog, studio, "alfred_catalog")
         job = submit_photos(studio, "alfred_catalog", batch_id="all")

@@ -14,14 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import psycopg
-import requests
 
 from app import embedded_db, queries
 from app.camera_feed import recognize_source
@@ -29,32 +23,13 @@ from app.cli import face_engine
 from app.client import StudioClient
 from app.config import PROJECT_ROOT, Settings
 from app.person_recognizer import PersonRecognizer
+from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker
 
 DEMO_DATA = PROJECT_ROOT / ".demo-data"
 PEOPLE = PROJECT_ROOT / "demo" / "people"
-STUDIO = str(Path(sys.executable).parent / "studio")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
-    for _ in range(600):
-        try:
-            if requests.get(url, timeout=1).status_code < 500:
-                return
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None:
-            raise SystemExit(f"{what} did not start")
-        time.sleep(0.1)
-    raise SystemExit(f"{what} did not start in time")
 
 
 def step(text: str) -> None:
@@ -64,33 +39,20 @@ def step(text: str) -> None:
 def main() -> None:
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
     DEMO_DATA.mkdir()
-    studio_port, catalog_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "ALFRED_"))}
-    env |= {"STUDIO_DATA_DIR": str(DEMO_DATA / "db"), "STUDIO_PORT": str(studio_port)}
+    env |= {"STUDIO_DATA_DIR": str(DEMO_DATA / "db")}
     logs = (DEMO_DATA / "studio.log").open("wb"), (DEMO_DATA / "catalog.log").open("wb")
     processes = []
     try:
-        step(
-            f"Studio on http://127.0.0.1:{studio_port} (embedded PostgreSQL in {DEMO_DATA / 'db'})"
-        )
-        processes.append(
-            subprocess.Popen([STUDIO, "serve"], env=env, stdout=logs[0], stderr=logs[0])
-        )
-        wait_until_up(f"http://127.0.0.1:{studio_port}/healthz", processes[-1], "Studio")
+        step(f"Studio (embedded PostgreSQL in {DEMO_DATA / 'db'})")
+        studio_process, studio_url = spawn_studio(env, log=logs[0], workers=2)
+        processes.append(studio_process)
+        print(f"listening on {studio_url}")
 
-        step(
-            f"Folder catalog of {PEOPLE.relative_to(PROJECT_ROOT)} on http://127.0.0.1:{catalog_port}"
-        )
-        processes.append(
-            subprocess.Popen(
-                [STUDIO, "catalog", "serve", str(PEOPLE), "--port", str(catalog_port)],
-                env=env,
-                stdout=logs[1],
-                stderr=logs[1],
-            )
-        )
-        catalog_url = f"http://127.0.0.1:{catalog_port}"
-        wait_until_up(f"{catalog_url}/api/people", processes[-1], "the catalog")
+        step(f"Folder catalog of {PEOPLE.relative_to(PROJECT_ROOT)}")
+        catalog_process, catalog_url = spawn_catalog(PEOPLE, env=env, log=logs[1])
+        processes.append(catalog_process)
+        print(f"listening on {catalog_url}")
 
         with psycopg.connect(embedded_db.start(DEMO_DATA / "db"), autocommit=True) as conn:
             token = conn.execute(
@@ -108,7 +70,7 @@ def main() -> None:
                     None,
                 ),
             ).fetchone()[1]
-        studio = StudioClient(f"http://127.0.0.1:{studio_port}", token)
+        studio = StudioClient(studio_url, token)
         catalog = CatalogClient(catalog_url)
 
         step("Sync the catalog's people into Studio (names and IDs only)")

@@ -13,22 +13,18 @@ import atexit
 import itertools
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 from helpers import make_token
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from app import create_app, embedded_db, migrations
+from app.processes import spawn_studio
 
 TEMPLATE_DB = "studio_test_template"
 _counter = itertools.count()
@@ -138,37 +134,15 @@ def admin_token(conn) -> str:
     return make_token(conn, ["admin"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(db_url, tmp_path) -> Iterator[str]:
     """`studio serve` (gunicorn) on a free port against the test's database."""
-    port = _free_port()
-    env = {**os.environ, "STUDIO_DATABASE_URL": db_url, "STUDIO_PORT": str(port)}
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "studio"), "serve", "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
         try:
-            if requests.get(base + "/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"studio serve did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
+            process, base = spawn_studio({**os.environ, "STUDIO_DATABASE_URL": db_url}, log=out)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from exc
     yield base
     process.terminate()
     process.wait(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import queries
+from app.processes import free_port
 
 _counter = itertools.count()
 
@@ -81,9 +81,7 @@ DATA_FACES = Path(__file__).resolve().parent.parent / "demo"
 
 @contextmanager
 def serve_in_thread(app) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

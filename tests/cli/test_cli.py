@@ -10,6 +10,8 @@ from pathlib import Path
 
 from helpers import make_token, vector
 
+from app.processes import free_port
+
 STUDIO = str(Path(sys.executable).parent / "studio")
 
 
@@ -136,14 +138,11 @@ def test_db_url_and_migrate(db_url):
 
 def test_serve_on_the_embedded_database_from_nothing(tmp_path):
     """What `make run` does on a fresh machine, then what a DBA does with `make psql`."""
-    import socket
     import time
 
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env |= {"STUDIO_DATA_DIR": str(data_dir), "STUDIO_PORT": str(port)}

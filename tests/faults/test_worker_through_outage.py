@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -13,12 +10,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 from helpers import DATA_FACES, make_token
 from worker_support import FAST, catalog_client, catalog_of
 
 from app import embedded_db, migrations
 from app.client import StudioClient
+from app.processes import spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.face_embed_worker import FaceEmbedWorker
 
@@ -32,26 +29,10 @@ def test_worker_job_completes_across_a_database_restart(engine, tmp_path):
         token = make_token(
             conn, ["identities:write", "embeddings:write", "jobs:submit", "jobs:work"]
         )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "STUDIO_DATABASE_URL": url, "STUDIO_PORT": str(port)}
     log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "studio"), "serve", "--workers", "1"],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = spawn_studio({**os.environ, "STUDIO_DATABASE_URL": url}, log=log)
     photos = {p.name: sorted(p.iterdir()) * 30 for p in (DATA_FACES / "people").iterdir()}
     try:
-        for _ in range(300):
-            try:
-                if requests.get(base + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         studio = StudioClient(base, token, max_retry_after=1.0, unavailable_retries=60)
         with catalog_of(tmp_path / "people", photos) as catalog_url:
             catalog = catalog_client(catalog_url)
