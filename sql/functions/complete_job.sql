@@ -17,18 +17,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_job jobs;
 BEGIN
-    PERFORM studio_raise_invalid(studio_worker_request_errors(
-        p_request, '{lease_token,result,progress}', true));
+    PERFORM studio_held_job(p_job_id, p_request, '{lease_token,result,progress}');
     UPDATE jobs
     SET state = 'completed', result = coalesce(p_request -> 'result', '{}'),
         progress = coalesce(p_request -> 'progress', progress),
         lease_token = NULL, lease_expires_at = NULL, finished_at = p_now, updated_at = p_now
-    WHERE job_id = p_job_id AND state = 'running'
-      AND lease_token = (p_request ->> 'lease_token')::uuid
+    WHERE job_id = p_job_id
     RETURNING * INTO v_job;
-    IF NOT FOUND THEN
-        PERFORM studio_raise_job_conflict(p_job_id, (p_request ->> 'lease_token')::uuid);
-    END IF;
     RETURN jsonb_build_object('success', true) || studio_job_json(v_job);
 END
 $$;

@@ -17,8 +17,7 @@ DECLARE
     v_job   jobs;
     v_retry boolean := coalesce((p_request ->> 'retryable')::boolean, true);
 BEGIN
-    PERFORM studio_raise_invalid(studio_worker_request_errors(
-        p_request, '{lease_token,error,retryable,progress}', true));
+    PERFORM studio_held_job(p_job_id, p_request, '{lease_token,error,retryable,progress}');
     UPDATE jobs
     SET state = CASE WHEN v_retry AND attempt < max_attempts THEN 'retrying' ELSE 'failed' END,
         finished_at = CASE WHEN v_retry AND attempt < max_attempts THEN NULL ELSE p_now END,
@@ -28,12 +27,8 @@ BEGIN
                                               'error', p_request ->> 'error'),
         progress = coalesce(p_request -> 'progress', progress),
         lease_token = NULL, lease_expires_at = NULL, updated_at = p_now
-    WHERE job_id = p_job_id AND state = 'running'
-      AND lease_token = (p_request ->> 'lease_token')::uuid
+    WHERE job_id = p_job_id
     RETURNING * INTO v_job;
-    IF NOT FOUND THEN
-        PERFORM studio_raise_job_conflict(p_job_id, (p_request ->> 'lease_token')::uuid);
-    END IF;
     RETURN jsonb_build_object('success', true) || studio_job_json(v_job);
 END
 $$;

@@ -18,19 +18,14 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_job jobs;
 BEGIN
-    PERFORM studio_raise_invalid(studio_worker_request_errors(
-        p_request, '{lease_token,progress,lease_seconds}', true));
+    PERFORM studio_held_job(p_job_id, p_request, '{lease_token,progress,lease_seconds}');
     UPDATE jobs
     SET lease_expires_at = p_now + make_interval(
             secs => coalesce((p_request ->> 'lease_seconds')::integer, 300)),
         progress = coalesce(p_request -> 'progress', progress),
         updated_at = p_now
-    WHERE job_id = p_job_id AND state = 'running'
-      AND lease_token = (p_request ->> 'lease_token')::uuid
+    WHERE job_id = p_job_id
     RETURNING * INTO v_job;
-    IF NOT FOUND THEN
-        PERFORM studio_raise_job_conflict(p_job_id, (p_request ->> 'lease_token')::uuid);
-    END IF;
     RETURN jsonb_build_object('success', true, 'job_id', v_job.job_id,
                               'lease_expires_at', v_job.lease_expires_at, 'progress', v_job.progress);
 END
