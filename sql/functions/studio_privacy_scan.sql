@@ -35,13 +35,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM node
     WHERE key IS NOT NULL AND studio_forbidden_field(key)
     UNION ALL
-    SELECT studio_error(p_index, p_external_id, path, 'forbidden_value',
-                        format('%s holds %s, which may not be sent to Studio', path,
-                               CASE studio_forbidden_value(value #>> '{}')
-                                   WHEN 'url' THEN 'a URL'
-                                   WHEN 'image_data' THEN 'image data'
-                                   WHEN 'file_path' THEN 'a file path'
-                                   ELSE 'an image file name' END))
-    FROM node
-    WHERE jsonb_typeof(value) = 'string' AND studio_forbidden_value(value #>> '{}') IS NOT NULL
+    SELECT err
+    FROM (SELECT studio_forbidden_value_error(p_index, p_external_id, path, value #>> '{}') AS err
+          FROM node
+          WHERE jsonb_typeof(value) = 'string') AS strings
+    WHERE err IS NOT NULL
 $$;

@@ -43,13 +43,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN (p_value #>> '{}') ~ '[\x01-\x1f\x7f]' THEN studio_error(
             p_index, p_external_id, p_field, 'invalid_characters',
             format('%s must not contain control characters', p_field))
-        WHEN studio_forbidden_value(p_value #>> '{}') IS NOT NULL THEN studio_error(
-            p_index, p_external_id, p_field, 'forbidden_value',
-            format('%s holds %s, which may not be sent to Studio', p_field,
-                   CASE studio_forbidden_value(p_value #>> '{}')
-                       WHEN 'url' THEN 'a URL'
-                       WHEN 'image_data' THEN 'image data'
-                       WHEN 'file_path' THEN 'a file path'
-                       ELSE 'an image file name' END))
+        ELSE studio_forbidden_value_error(p_index, p_external_id, p_field, p_value #>> '{}')
     END
 $$;
