@@ -364,17 +364,6 @@ def cmd_identities(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- worker, catalog
 
 
-def face_engine(settings: Settings):
-    """The FaceEngine the settings name. The offline buffalo_s pack is laid out
-    on demand; any other missing pack is an error (never a download)."""
-    from worker.face_engine import DEFAULT_ROOT, OFFLINE_PACK, FaceEngine, offline_pack
-
-    root = settings.model_root or DEFAULT_ROOT
-    if settings.model == OFFLINE_PACK:
-        offline_pack(root)
-    return FaceEngine(root, settings.model)
-
-
 def cmd_models_offline(args: argparse.Namespace, settings: Settings) -> int:
     from worker.face_engine import DEFAULT_ROOT, OFFLINE_PACK, offline_pack
 
@@ -396,11 +385,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from worker.catalog_client import CatalogClient
     from worker.face_embed_worker import FaceEmbedWorker, WorkerSettings
-    from worker.face_engine import ModelNotFound
+    from worker.face_engine import ModelNotFound, engine_from_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        engine = face_engine(settings)
+        engine = engine_from_settings(settings)
     except ModelNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -466,8 +455,9 @@ def cmd_alfred_submit(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from app.camera_feed import recognize_source
     from app.person_recognizer import PersonRecognizer, record_sightings
+    from worker.face_engine import engine_from_settings
 
-    engine = face_engine(settings)
+    engine = engine_from_settings(settings)
     recognizer = PersonRecognizer(_migrated_url(settings), engine.model_name, listen=False)
     annotate = Path(args.save_annotated) if args.save_annotated else None
     try:

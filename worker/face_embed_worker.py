@@ -21,10 +21,11 @@ import signal
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 
 import cv2
 import numpy as np
@@ -211,17 +212,15 @@ class FaceEmbedWorker:
     def _prefetched(self, photos: list[PhotoRef]) -> Iterator[tuple[PhotoRef, Future]]:
         """Photos with their download+decode futures, at most `prefetch` ahead."""
         with ThreadPoolExecutor(self.settings.prefetch) as pool:
-            window: list[tuple[PhotoRef, Future]] = []
-            queue = iter(photos)
-            for photo in queue:
-                window.append((photo, pool.submit(self._download, photo)))
-                if len(window) >= self.settings.prefetch:
-                    break
+            pending = iter(photos)
+            window = deque(
+                (photo, pool.submit(self._download, photo))
+                for photo in islice(pending, self.settings.prefetch)
+            )
             while window:
-                photo, future = window.pop(0)
-                nxt = next(queue, None)
-                if nxt is not None:
-                    window.append((nxt, pool.submit(self._download, nxt)))
+                photo, future = window.popleft()
+                for following in islice(pending, 1):
+                    window.append((following, pool.submit(self._download, following)))
                 yield photo, future
 
     def _work(self, job: dict, photos: list[PhotoRef], run: JobRun) -> None:

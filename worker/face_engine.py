@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.config import Settings
+
 log = logging.getLogger(__name__)
 
 OFFLINE_PACK = "buffalo_s"
@@ -173,3 +175,12 @@ class FaceEngine:
                 face_align.norm_crop(img, landmark=d.keypoints, image_size=size) for img, d in faces
             ]
         return np.asarray(self.recognizer.get_feat(crops), dtype=np.float32).reshape(len(faces), -1)
+
+
+def engine_from_settings(settings: Settings) -> FaceEngine:
+    """The engine STUDIO_MODEL_ROOT / STUDIO_MODEL name. The offline buffalo_s pack
+    is laid out on demand; any other missing pack is ModelNotFound (never a download)."""
+    root = settings.model_root or DEFAULT_ROOT
+    if settings.model == OFFLINE_PACK:
+        offline_pack(root)
+    return FaceEngine(root, settings.model)
