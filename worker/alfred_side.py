@@ -19,12 +19,17 @@ def sync_people(
     dry_run: bool = False,
 ) -> dict:
     """Upsert every person of the catalog (renames included). With `full`, people
-    gone from the catalog are deleted in Studio too (guarded against mass deletes)."""
-    people = catalog.session.get(catalog.base_url + "api/people", timeout=catalog.timeout).json()
+    gone from the catalog are deleted in Studio too (guarded against mass deletes).
+
+    Reads `GET /api/people`, which the folder catalog serves but the seed's
+    Alfred does not: there, pipe the people from Alfred's own database into
+    `studio sync - --full` instead (README, "The catalog side")."""
+    people = catalog.people()
     payload = {
         "source_system": source_system,
         "identities": [
-            {"external_id": str(p["id"]), "name": p["name"], "action": "upsert"} for p in people
+            {"external_id": p["person_id"], "name": p["person_name"], "action": "upsert"}
+            for p in people
         ],
         "mode": "full" if full else "incremental",
         "dry_run": dry_run,

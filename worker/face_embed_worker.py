@@ -31,7 +31,15 @@ import cv2
 import numpy as np
 
 from app.client import StudioClient, StudioError
-from worker.catalog_client import CatalogClient, CatalogError, Person, PhotoRef
+from worker.catalog_client import (
+    CatalogAnswerError,
+    CatalogClient,
+    CatalogError,
+    Person,
+    PhotoRef,
+    SkippedPhoto,
+    check_id,
+)
 from worker.face_engine import Detection, FaceEngine
 
 log = logging.getLogger("face_embed_worker")
@@ -48,6 +56,7 @@ class WorkerSettings:
     lease_seconds: int = 120
     heartbeat_seconds: float = 2.0  # also how often progress is reported
     poll_seconds: float = 2.0
+    skipped_photos_listed: int = 1000  # photo IDs named in the job summary, at most
 
 
 class JobAbandoned(RuntimeError):
@@ -104,10 +113,16 @@ class JobRun:
     duplicates_skipped: int = 0
     identities_resolved: set[str] = field(default_factory=set)
     skipped: Counter = field(default_factory=Counter)
+    skipped_photos: list[tuple[str, str]] = field(default_factory=list)
     pending: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)
 
     def pending_faces(self) -> int:
         return sum(len(faces) for _, faces in self.pending.values())
+
+    def skip(self, photo_id: str, reason: str, count: int = 1) -> None:
+        """Count a photo (or `count` faces of it) as skipped, and name the photo."""
+        self.skipped[reason] += count
+        self.skipped_photos.append((photo_id, reason))
 
 
 class FaceEmbedWorker:
@@ -164,8 +179,14 @@ class FaceEmbedWorker:
         job_id = job["job_id"]
         log.info("job %s: attempt %s, config %s", job_id, job["attempt"], job["config"])
         try:
-            photos = self._resolve(job["config"])
-            run = JobRun(total=len(photos))
+            entries = self._resolve(job.get("config"))
+            run = JobRun(total=len(entries))
+            for entry in entries:
+                if isinstance(entry, SkippedPhoto):
+                    log.warning("job %s: photo %s skipped: %s", job_id, entry.id, entry.detail)
+                    run.skip(entry.id, entry.reason)
+                    run.done += 1
+            photos = [e for e in entries if isinstance(e, PhotoRef)]
             self._heartbeat(job, run)
             self._work(job, photos, run)
             self._flush(job, run)
@@ -183,6 +204,11 @@ class FaceEmbedWorker:
                 log.warning("job %s: lease lost; dropped", job_id)
             else:
                 self._fail(job, f"Studio answered {exc.status}: {exc}", retryable=exc.status >= 500)
+        except Exception as exc:
+            # A defect or an input nobody foresaw: this job fails with the
+            # cause, the worker goes on with the next one.
+            log.exception("job %s: unexpected error", job_id)
+            self._fail(job, f"worker error: {type(exc).__name__}: {exc}", retryable=False)
 
     def _fail(self, job: dict, error: str, *, retryable: bool) -> None:
         log.error("job %s failed: %s", job["job_id"], error)
@@ -191,11 +217,27 @@ class FaceEmbedWorker:
         except StudioError as exc:
             log.warning("job %s: could not record the failure: %s", job["job_id"], exc)
 
-    def _resolve(self, config: dict) -> list[PhotoRef]:
+    def _resolve(self, config: object) -> list[PhotoRef | SkippedPhoto]:
+        """The job's photos from the catalog. A photo the catalog does not have
+        or describes wrongly is skipped; an unreadable job or batch raises."""
+        if not isinstance(config, dict) or ("batch_id" in config) == ("photo_ids" in config):
+            raise CatalogAnswerError("job config needs exactly one of batch_id and photo_ids")
         if "batch_id" in config:
             return self.catalog.batch(config["batch_id"])
+        photo_ids = config["photo_ids"]
+        if not isinstance(photo_ids, list):
+            raise CatalogAnswerError("job config: photo_ids must be a list")
         with ThreadPoolExecutor(self.catalog.max_concurrent) as pool:
-            return list(pool.map(self.catalog.photo, config["photo_ids"]))
+            return list(pool.map(self._photo, photo_ids))
+
+    def _photo(self, photo_id: object) -> PhotoRef | SkippedPhoto:
+        try:
+            return self.catalog.photo(check_id(photo_id, "photo_id"))
+        except CatalogError as exc:
+            if exc.retryable:
+                raise
+            name = str(photo_id)[:255] if isinstance(photo_id, (str, int)) else "?"
+            return SkippedPhoto(name, exc.reason, str(exc))
 
     def _download(self, photo: PhotoRef) -> tuple[np.ndarray | None, str | None]:
         """Fetch and decode one photo; the encoded bytes are dropped here."""
@@ -204,7 +246,7 @@ class FaceEmbedWorker:
         except CatalogError as exc:
             if exc.retryable:
                 raise
-            return None, "not_found"
+            return None, exc.reason
         image = decode(data)
         del data
         return (image, None) if image is not None else (None, "unreadable")
@@ -241,7 +283,7 @@ class FaceEmbedWorker:
                     f"{exc} (job gave up at photo {photo.id})", retryable=True
                 ) from exc
             if image is None:
-                run.skipped[reason] += 1
+                run.skip(photo.id, reason)
             else:
                 self._choose(image, photo, run, to_embed)
             del image
@@ -257,17 +299,17 @@ class FaceEmbedWorker:
 
     def _choose(self, image, photo: PhotoRef, run: JobRun, to_embed: list) -> None:
         if not photo.people:
-            run.skipped["unlabelled"] += 1
+            run.skip(photo.id, "unlabelled")
             return
         if len(photo.people) > 1 and any(p.face_box is None for p in photo.people):
-            run.skipped["ambiguous"] += 1  # several people and no boxes to tell them apart
+            run.skip(photo.id, "ambiguous")  # several people and no boxes to tell them apart
             return
         detections = self.engine.detect(image)
         run.faces_detected += len(detections)
         for person in photo.people:
             face, reason = choose_face(detections, person, self.settings)
             if face is None:
-                run.skipped[reason] += 1
+                run.skip(photo.id, reason)
             else:
                 to_embed.append((image, face, person))
 
@@ -324,6 +366,15 @@ class FaceEmbedWorker:
             "embeddings_stored": run.embeddings_stored,
             "duplicates_skipped": run.duplicates_skipped,
             "skipped": dict(sorted(run.skipped.items())),
+            # Which photos, so a catalog owner knows which need a face box or
+            # a fix; IDs and reasons only.
+            "skipped_photos": [
+                {"photo_id": photo_id, "reason": reason}
+                for photo_id, reason in run.skipped_photos[: self.settings.skipped_photos_listed]
+            ],
+            "skipped_photos_not_listed": max(
+                0, len(run.skipped_photos) - self.settings.skipped_photos_listed
+            ),
             "model": self.engine.model_name,
             "provider": self.engine.provider,
         }

@@ -3,13 +3,19 @@
     DIR/<person>/<photo>.jpg      one subfolder per person, every photo shows them
     DIR/face_boxes.json           optional: {"<person>/<photo>": [x1, y1, x2, y2]}
 
-Routes (the same shapes as the Alfred catalog):
+Routes, in the shapes the seed gives for Alfred's catalog (extras marked +):
 
-    GET /api/people                   [{"id", "name", "photo_count"}]
-    GET /api/photos/<id>              {"id", "file_url", "people": [{"id", "name", "face_box"?}]}
+    GET /api/photos/<id>              {"photo_id", "person_id", "person_name", "file_url",
+                                       + "face_box"?}
     GET /api/photos/<id>/file         the photo's bytes
-    GET /api/batches                  [{"id", "photo_count"}]
-    GET /api/batches/<id>/photos      {"batch_id", "photos": [photo, ...]}
+    GET /api/batches/<id>/photos      {"photos": [{"photo_id", "person_id", "person_name",
+                                       + "file_url", + "face_box"?}, ...], + "batch_id"}
+  + GET /api/people                   {"people": [{"person_id", "person_name", "photo_count"}]}
+  + GET /api/batches                  {"batches": [{"batch_id", "photo_count"}]}
+
+`GET /api/people` is what `studio alfred sync` reads; the seed's Alfred has
+no such route (it lists its people from its own database), so its cron pipes
+that list into `studio sync -` instead.
 
 IDs are stable: a person's ID is its folder name, a photo's ID is derived
 from its path, so restarting the catalog or adding photos changes no ID.
@@ -60,10 +66,15 @@ class FolderCatalog:
         return catalog
 
     def photo_json(self, photo: Photo) -> dict:
-        person = {"id": photo.person_id, "name": self.people[photo.person_id]}
+        answer = {
+            "photo_id": photo.id,
+            "person_id": photo.person_id,
+            "person_name": self.people[photo.person_id],
+            "file_url": f"/api/photos/{photo.id}/file",
+        }
         if photo.face_box:
-            person["face_box"] = photo.face_box
-        return {"id": photo.id, "file_url": f"/api/photos/{photo.id}/file", "people": [person]}
+            answer["face_box"] = photo.face_box
+        return answer
 
     def batch(self, batch_id: str) -> list[Photo]:
         if batch_id == "all":
@@ -89,10 +100,12 @@ def create_catalog_app(root: Path, token: str | None = None) -> Flask:
         for photo in catalog.photos.values():
             counts[photo.person_id] = counts.get(photo.person_id, 0) + 1
         return jsonify(
-            [
-                {"id": pid, "name": name, "photo_count": counts.get(pid, 0)}
-                for pid, name in catalog.people.items()
-            ]
+            {
+                "people": [
+                    {"person_id": pid, "person_name": name, "photo_count": counts.get(pid, 0)}
+                    for pid, name in catalog.people.items()
+                ]
+            }
         )
 
     @app.get("/api/photos/<photo_id>")
@@ -110,7 +123,9 @@ def create_catalog_app(root: Path, token: str | None = None) -> Flask:
     @app.get("/api/batches")
     def batches():
         ids = ["all", *catalog.people]
-        return jsonify([{"id": b, "photo_count": len(catalog.batch(b))} for b in ids])
+        return jsonify(
+            {"batches": [{"batch_id": b, "photo_count": len(catalog.batch(b))} for b in ids]}
+        )
 
     @app.get("/api/batches/<batch_id>/photos")
     def batch_photos(batch_id: str):

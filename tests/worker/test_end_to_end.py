@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import sys
-import threading
-from contextlib import contextmanager
 
 from helpers import DATA_FACES
-from worker_support import FAST, catalog_client, catalog_of
+from worker_support import FAST, catalog_client, catalog_of, files_opened_for_writing
 
 from worker.alfred_side import submit_photos, sync_people
 from worker.face_embed_worker import FaceEmbedWorker
-
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_recording = threading.Event()
-_writes: list[str] = []
-
-
-def _audit(event, args):
-    # Process-wide and permanent (audit hooks cannot be removed), so it only
-    # records while a test says so.
-    if not _recording.is_set() or event != "open":
-        return
-    path, mode, flags = args
-    if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-        isinstance(flags, int) and flags & _WRITE_FLAGS
-    ):
-        _writes.append(str(path))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def files_opened_for_writing():
-    _writes.clear()
-    _recording.set()
-    try:
-        yield _writes
-    finally:
-        _recording.clear()
-
 
 PHOTOS_PER_PERSON = {
     "alex_lacamoire": 2,
