@@ -269,7 +269,12 @@ class CatalogClient:
                 photos.append(self.parse_photo(entry))
             except CatalogAnswerError as exc:
                 raw = entry.get("photo_id") if isinstance(entry, dict) else None
-                name = str(raw) if CATALOG_ID.fullmatch(str(raw)) else f"{what}[{index}]"
+                usable = (
+                    isinstance(raw, (str, int))
+                    and not isinstance(raw, bool)
+                    and CATALOG_ID.fullmatch(str(raw))
+                )
+                name = str(raw) if usable else f"{what}[{index}]"
                 photos.append(SkippedPhoto(name, "bad_catalog_answer", str(exc)))
         return photos
 

@@ -5,7 +5,9 @@
 --                       "config": {"source_system": "alfred_catalog", "photo_ids": [1, 2, 3]}}');
 --   -> {"success": true, "job_id": 7, "state": "queued", ...}
 -- config names the photos either as "photo_ids" (1 to 10,000 IDs) or as one
--- "batch_id", never both. Optional: "max_attempts" (1-20, default 5),
+-- "batch_id", never both. Each ID must be able to travel as one catalog URL
+-- segment (studio_catalog_id_error). Optional: "max_attempts" (1-10,
+-- default 5: a job that fails ten times will not pass on the eleventh),
 -- "priority" (-100..100, default 0, higher first). Photos are named by ID
 -- only: a URL or path anywhere is refused like every other payload.
 -- Raises: 22023 with DETAIL = JSON array of every error;
@@ -52,6 +54,10 @@ BEGIN
                                          NULL, NULL, true, 255, true) AS e
         WHERE jsonb_typeof(v_config) = 'object' AND v_config ? 'batch_id'
         UNION ALL
+        SELECT studio_catalog_id_error(v_config -> 'batch_id', 'config.batch_id')
+        WHERE jsonb_typeof(v_config) = 'object'
+          AND studio_catalog_id_error(v_config -> 'batch_id', 'config.batch_id') IS NOT NULL
+        UNION ALL
         SELECT studio_error(NULL, NULL, 'config.photo_ids', 'invalid_type',
                             'photo_ids must be an array of 1 to 10,000 IDs')
         WHERE v_config ? 'photo_ids'
@@ -64,10 +70,16 @@ BEGIN
         CROSS JOIN LATERAL studio_text_errors(p.id, format('config.photo_ids[%s]', p.ord - 1),
                                               NULL, NULL, true, 255, true) AS e
         UNION ALL
-        SELECT studio_error(NULL, NULL, 'max_attempts', 'out_of_range', 'max_attempts must be 1 to 20')
+        SELECT e
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v_config -> 'photo_ids') = 'array'
+                                       THEN v_config -> 'photo_ids' END) WITH ORDINALITY AS p (id, ord)
+        CROSS JOIN LATERAL studio_catalog_id_error(p.id, format('config.photo_ids[%s]', p.ord - 1)) AS e
+        WHERE e IS NOT NULL
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'max_attempts', 'out_of_range', 'max_attempts must be 1 to 10')
         WHERE p_payload ? 'max_attempts' AND (jsonb_typeof(p_payload -> 'max_attempts') <> 'number'
               OR (p_payload ->> 'max_attempts') !~ '^[0-9]+$'
-              OR (p_payload -> 'max_attempts')::numeric NOT BETWEEN 1 AND 20)
+              OR (p_payload -> 'max_attempts')::numeric NOT BETWEEN 1 AND 10)
         UNION ALL
         SELECT studio_error(NULL, NULL, 'priority', 'out_of_range', 'priority must be an integer from -100 to 100')
         WHERE p_payload ? 'priority' AND (jsonb_typeof(p_payload -> 'priority') <> 'number'

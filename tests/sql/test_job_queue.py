@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from helpers import rejected, table_digest
+from helpers import call, rejected, table_digest
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -201,6 +201,89 @@ def test_unknown_job_is_gt001(conn):
             {
                 "job_type": "face_detect_embed",
                 "config": {"source_system": "a", "batch_id": 1},
+                "max_attempts": 11,
+            },
+            "max_attempts",
+            "out_of_range",
+        ),
+        # IDs travel as one catalog URL segment: nothing that could steer the
+        # worker to another catalog path.
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "batch_id": "x/../../photos/1?"},
+            },
+            "config.batch_id",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["1/../../admin"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["ok", ".."]},
+            },
+            "config.photo_ids[1]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": [".hidden"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["a%2fb"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["a#b"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["a\\b"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "photo_ids": ["a b"]},
+            },
+            "config.photo_ids[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "batch_id": "b?x=1"},
+            },
+            "config.batch_id",
+            "invalid_value",
+        ),
+        (
+            {
+                "job_type": "face_detect_embed",
+                "config": {"source_system": "a", "batch_id": 1},
                 "priority": 1.5,
             },
             "priority",
@@ -212,6 +295,30 @@ def test_submit_validation(conn, payload, field, code):
     errors = rejected(conn, "submit_job", payload)
     assert (field, code) in {(e["field"], e["code"]) for e in errors}, errors
     assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "photo_id",
+    [
+        "photo_001",
+        42,
+        "batch_2026_02_25",
+        "3f2b8c1e-0d4a-4c8e-9a57-2b1f0e6d9c11",
+        "a" * 200,
+        "AbC-_x~y=z+w:v@u",
+        "-leading-dash",
+        "x" * 255,
+    ],
+)
+def test_catalog_ids_that_real_catalogs_use_are_accepted(conn, photo_id):
+    call(
+        conn,
+        "submit_job",
+        {
+            "job_type": "face_detect_embed",
+            "config": {"source_system": "a", "photo_ids": [photo_id]},
+        },
+    )
 
 
 @pytest.mark.parametrize(
