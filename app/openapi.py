@@ -9,6 +9,13 @@ from typing import Any
 
 _TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 _COUNT = {"type": "integer", "minimum": 0}
+# A photo or batch ID travels as one catalog URL segment (studio_catalog_id_error).
+_CATALOG_ID = {
+    "anyOf": [
+        {"type": "string", "pattern": "^[A-Za-z0-9_~=+:@-][A-Za-z0-9_.~=+:@-]{0,254}$"},
+        {"type": "integer"},
+    ]
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -206,14 +213,14 @@ _SCHEMAS: dict[str, Any] = {
                     "source_system": {"type": "string", "minLength": 1, "maxLength": 50},
                     "photo_ids": {
                         "type": "array",
-                        "items": {"type": ["string", "integer"]},
+                        "items": _CATALOG_ID,
                         "minItems": 1,
                         "maxItems": 10000,
                     },
-                    "batch_id": {"type": ["string", "integer"]},
+                    "batch_id": _CATALOG_ID,
                 },
             },
-            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
             "priority": {"type": "integer", "minimum": -100, "maximum": 100},
         },
     },
