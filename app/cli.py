@@ -233,13 +233,35 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- sync, ingest
 
 
-def read_sync_file(path: Path, source_system: str | None) -> dict:
-    """A sync payload from JSON (the API's shape) or CSV (external_id,name[,action])."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() != ".csv":
-        payload = json.loads(text)
+def read_sync_file(file: str, source_system: str | None, fmt: str | None = None) -> dict:
+    """A sync payload from a file, or standard input when `file` is "-".
+
+    JSON: the API's payload, or a bare list of identities. CSV:
+    external_id,name[,action] rows, an optional header. The format is `fmt`,
+    else the file's suffix, else (standard input) JSON when the text starts
+    with { or [. Raises SystemExit with a one-line reason."""
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"error: cannot read {file}: {exc}") from exc
+    if fmt is None:
+        if file != "-":
+            fmt = "csv" if Path(file).suffix.lower() == ".csv" else "json"
+        else:
+            fmt = "json" if text.lstrip()[:1] in ("{", "[") else "csv"
+    if fmt == "json":
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise SystemExit(f"error: {file} is not JSON: {exc}") from exc
+        if isinstance(payload, list):
+            payload = {"identities": payload}
+        if not isinstance(payload, dict):
+            raise SystemExit(f"error: {file}: JSON must be a sync payload or a list of identities")
         if source_system:
             payload["source_system"] = source_system
+        if "source_system" not in payload:
+            raise SystemExit("error: no source_system in the JSON; pass --source-system")
         return payload
     rows = list(csv.reader(io.StringIO(text)))
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["external_id", "name"]:
@@ -253,7 +275,7 @@ def read_sync_file(path: Path, source_system: str | None) -> dict:
             item["action"] = row[2].strip()
         identities.append(item)
     if not source_system:
-        raise SystemExit("a CSV file needs --source-system")
+        raise SystemExit("error: CSV needs --source-system")
     return {"source_system": source_system, "identities": identities}
 
 
@@ -267,7 +289,7 @@ def _sync_and_print(settings: Settings, payload: dict) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    payload = read_sync_file(Path(args.file), args.source_system)
+    payload = read_sync_file(args.file, args.source_system, args.format)
     for flag in ("dry_run", "allow_mass_delete"):
         if getattr(args, flag):
             payload[flag] = True
@@ -625,10 +647,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name_or_id")
     revoke.set_defaults(func=cmd_token_revoke)
 
-    sync = sub.add_parser("sync", help="sync identities from a JSON or CSV file")
-    sync.add_argument("file")
+    sync = sub.add_parser(
+        "sync",
+        help="sync identities from a JSON or CSV file, or standard input",
+        description="Examples: studio sync people.csv --source-system alfred_catalog; "
+        "alfred-export-people | studio sync - --source-system alfred_catalog --full",
+    )
+    sync.add_argument("file", help='a .json or .csv file, or "-" for standard input')
     sync.add_argument("--source-system", help="required for CSV; overrides the JSON's")
-    sync.add_argument("--full", action="store_true", help="the file is the whole list")
+    sync.add_argument(
+        "--format", choices=("json", "csv"), help="default: from the suffix, or sniffed on stdin"
+    )
+    sync.add_argument("--full", action="store_true", help="the input is the whole list")
     sync.add_argument("--dry-run", action="store_true")
     sync.add_argument("--allow-mass-delete", action="store_true")
     sync.set_defaults(func=cmd_sync)
