@@ -1,97 +1,135 @@
-"""The integration guide's examples, run as written against `studio serve`.
+"""SEED.md's integration guide, run as written against `studio serve`.
 
-Option A: sync all identities, handle a rename, handle a delete.
-Option C: push embeddings computed elsewhere straight to Studio.
-Only the Authorization header is added.
+Each block below is the seed's snippet with only two changes: the URL points
+at the test's server and `headers=HEADERS` carries a token. Option B's worker
+side runs against a catalog written from the seed in
+`tests/worker/test_seed_catalog.py`.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
+import numpy as np
 import requests
 from helpers import make_token, vector
 
+Person = namedtuple("Person", "id name")
 
-def test_option_a_sync_all_rename_delete(live_server, conn):
+
+def get_all_labeled_people():  # stands in for Alfred's database query
+    return [Person(42, "John Smith"), Person(87, "Jane Doe"), Person(15, "Ada Lovelace")]
+
+
+def test_option_a_sync_all_rename_delete(live_server, conn, capsys):
     STUDIO_URL = live_server
     HEADERS = {
         "Authorization": f"Bearer {make_token(conn, ['identities:write', 'identities:read'])}"
     }
 
-    # Sync all identities from the catalog.
-    people = [{"id": 15, "name": "Ada Lovelace"}, {"id": 16, "name": "Grace Hopper"}]
-    response = requests.post(
-        f"{STUDIO_URL}/api/identities/sync",
-        json={
-            "source_system": "alfred_catalog",
-            "identities": [
-                {"external_id": str(p["id"]), "name": p["name"], "action": "upsert"} for p in people
-            ],
-        },
-        headers=HEADERS,
+    # --- Example: sync all labeled identities
+    # Fetch all labeled people from Alfred's database
+    people = get_all_labeled_people()  # your Alfred DB query
+
+    payload = {
+        "source_system": "alfred_catalog",
+        "identities": [
+            {"external_id": str(p.id), "name": p.name, "action": "upsert"} for p in people
+        ],
+    }
+
+    resp = requests.post(
+        f"{STUDIO_URL}/api/identities/sync", json=payload, timeout=30, headers=HEADERS
     )
-    result = response.json()
-    assert response.status_code == 200
-    assert result == result | {
+    print(resp.json())
+    # {"success": true, "created": 12, "updated": 3, "deleted": 0}
+    assert resp.json() == resp.json() | {
         "success": True,
-        "created": 2,
+        "created": 3,
         "updated": 0,
         "deleted": 0,
         "errors": [],
     }
+    assert "'success': True" in capsys.readouterr().out
 
-    # A person renamed in the catalog.
-    response = requests.post(
-        f"{STUDIO_URL}/api/identities/sync",
-        json={
-            "source_system": "alfred_catalog",
-            "identities": [{"external_id": "15", "name": "Ada King", "action": "upsert"}],
-        },
-        headers=HEADERS,
-    )
-    assert response.json()["updated"] == 1
+    # --- Example: handle a rename
+    # When someone renames a person in Alfred's UI:
+    payload = {
+        "source_system": "alfred_catalog",
+        "identities": [{"external_id": "42", "name": "Jonathan Smith", "action": "upsert"}],
+    }
+    resp = requests.post(f"{STUDIO_URL}/api/identities/sync", json=payload, headers=HEADERS)
+    assert resp.json()["updated"] == 1
 
-    # A person deleted in the catalog.
-    response = requests.post(
-        f"{STUDIO_URL}/api/identities/sync",
-        json={
-            "source_system": "alfred_catalog",
-            "identities": [{"external_id": "16", "action": "delete"}],
-        },
-        headers=HEADERS,
-    )
-    assert response.json()["deleted"] == 1
+    # --- Example: handle a deletion
+    # When someone deletes a person from Alfred:
+    payload = {
+        "source_system": "alfred_catalog",
+        "identities": [{"external_id": "42", "action": "delete"}],
+    }
+    resp = requests.post(f"{STUDIO_URL}/api/identities/sync", json=payload, headers=HEADERS)
+    assert resp.json()["deleted"] == 1
 
+    # --- GET /api/identities/external, with the seed's fields
     listing = requests.get(f"{STUDIO_URL}/api/identities/external", headers=HEADERS).json()
     assert listing["success"] is True
-    assert [(i["external_id"], i["name"]) for i in listing["identities"]] == [("15", "Ada King")]
+    assert sorted((i["external_id"], i["name"]) for i in listing["identities"]) == [
+        ("15", "Ada Lovelace"),
+        ("87", "Jane Doe"),
+    ]
+    seed_fields = {
+        "identity_id",
+        "external_id",
+        "source_system",
+        "name",
+        "embedding_count",
+        "first_seen",
+        "last_seen",
+    }
+    assert all(seed_fields <= set(i) for i in listing["identities"])
+
+
+def test_option_b_submit_a_job(live_server, conn):
+    STUDIO_URL = live_server
+    HEADERS = {"Authorization": f"Bearer {make_token(conn, ['jobs:submit'])}"}
+
+    for config in (
+        {"source_system": "alfred_catalog", "photo_ids": ["photo_001", "photo_002"]},
+        {"source_system": "alfred_catalog", "batch_id": "batch_2026_02_25"},
+    ):
+        payload = {"job_type": "face_detect_embed", "config": config}
+        resp = requests.post(f"{STUDIO_URL}/api/training/submit", json=payload, headers=HEADERS)
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["state"] == "queued" and resp.json()["config"] == config
 
 
 def test_option_c_direct_push(live_server, conn):
     STUDIO_URL = live_server
     HEADERS = {"Authorization": f"Bearer {make_token(conn, ['embeddings:write'])}"}
-    embeddings_by_person = {
-        "15": ("Ada Lovelace", [vector(1), vector(2)]),
-        "16": ("Grace Hopper", [vector(3)]),
-    }
+    embedding_vector = np.array(vector(1), dtype=np.float32)
 
-    response = requests.post(
-        f"{STUDIO_URL}/api/identities/ingest-embeddings",
-        json={
-            "source_system": "alfred_catalog",
-            "results": [
-                {
-                    "external_id": person_id,
-                    "name": name,
-                    "faces": [{"embedding": e, "confidence": 0.99} for e in embeddings],
-                }
-                for person_id, (name, embeddings) in embeddings_by_person.items()
-            ],
-        },
-        headers=HEADERS,
+    # Alfred already extracted embeddings from its photos
+    payload = {
+        "source_system": "alfred_catalog",
+        "results": [
+            {
+                "external_id": "42",
+                "name": "John Smith",
+                "faces": [
+                    {"embedding": embedding_vector.tolist(), "confidence": 0.98},
+                ],
+            }
+        ],
+    }
+    resp = requests.post(
+        f"{STUDIO_URL}/api/identities/ingest-embeddings", json=payload, headers=HEADERS
     )
-    result = response.json()
-    assert response.status_code == 200
-    assert result == result | {"success": True, "identities_resolved": 2, "embeddings_stored": 3}
+    assert resp.status_code == 200
+    assert resp.json() == resp.json() | {
+        "success": True,
+        "identities_resolved": 1,
+        "embeddings_stored": 1,
+    }
 
 
 def test_served_by_gunicorn(live_server):
