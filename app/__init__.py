@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from app import errors, metrics
+from app.body_limit import BoundedRequest
 from app.config import Settings
 from app.db import create_pool
 from app.embedded_db import database_url
@@ -16,6 +17,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` is a Settings, or overrides for Settings.from_env()."""
     settings = config if isinstance(config, Settings) else Settings.from_env(**(config or {}))
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["studio_settings"] = settings

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import random
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -90,3 +93,31 @@ def serve_in_thread(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+def raw_exchange(base: str, request: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    """Send raw bytes to a server, half-close, read one answer: (status, headers,
+    body), or None when the server closed without answering."""
+    address = urlsplit(base)
+    with socket.create_connection((address.hostname, address.port), timeout=20) as sock:
+        try:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading all of it
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            return None
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def assert_envelope(status: int, headers, body: bytes) -> dict:
+    """Assert an error answer is the JSON envelope; return it."""
+    content_type = headers.get("Content-Type", "")
+    assert content_type.startswith("application/json"), (status, content_type, body[:300])
+    document = json.loads(body)
+    assert document["success"] is False and document["error"] and document["errors"], document
+    assert all(e.get("code") and e.get("message") for e in document["errors"]), document
+    return document
