@@ -7,6 +7,11 @@ second of any change, which PostgreSQL announces on LISTEN channel
 studio_gallery. Large galleries are searched in SQL instead, through
 match_faces() and the model's HNSW index.
 
+A caller bound to source systems searches only the identities of those
+systems (never Studio-native ones): the others are left out before the top-k
+and the decision, so they cannot show up as candidates or tip a decision
+through the margin.
+
 Every probe gets the top-k identities with scores (best reference of each)
 and a decision:
 
@@ -21,7 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import psycopg
@@ -37,7 +43,8 @@ GALLERY_QUERY = """
       AND i.name IS NOT NULL AND i.name NOT LIKE 'Unknown%%'
     ORDER BY i.identity_id
 """
-MATCH_FACES = "SELECT * FROM match_faces(%s::vector, %s, %s, %s)"
+MATCH_FACES = "SELECT * FROM match_faces(%s::vector, %s, %s, %s, %s::text[])"
+RECORD_SIGHTINGS = "SELECT record_sightings(%s::uuid[], p_allowed_sources => %s::text[])"
 GALLERY_CHANNEL = "studio_gallery"
 CACHE_TTL_SECONDS = 300.0
 # Above this many references, search goes to SQL and the HNSW index rather
@@ -114,10 +121,23 @@ class Gallery:
     starts: np.ndarray  # first row of each identity
     identities: list[Candidate]  # one per identity, similarity unused
     loaded_at: float
+    # Per binding, computed once per loaded gallery (a reload makes a new one).
+    _visible: dict[frozenset[str] | None, np.ndarray] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return len(self.vectors)
+
+    def visible(self, sources: Sequence[str] | None) -> np.ndarray:
+        """Indexes of the identities a caller bound to `sources` may see (None: all)."""
+        key = frozenset(sources) if sources is not None else None
+        if key not in self._visible:
+            self._visible[key] = (
+                np.arange(len(self.identities))
+                if key is None
+                else np.flatnonzero([c.source_system in key for c in self.identities])
+            )
+        return self._visible[key]
 
 
 def load_gallery(conn: psycopg.Connection, model: str) -> Gallery:
@@ -223,24 +243,37 @@ class PersonRecognizer:
         return "ann" if size >= self.ann_min_references else "exact"
 
     def match(
-        self, probes: np.ndarray, *, k: int = 5, search: str = "auto", ef_search: int = 100
+        self,
+        probes: np.ndarray,
+        *,
+        k: int = 5,
+        search: str = "auto",
+        ef_search: int = 100,
+        sources: Sequence[str] | None = None,
     ) -> list[Match]:
-        """One Match per probe row (raw or unit embeddings, shape (n, 512))."""
+        """One Match per probe row (raw or unit embeddings, shape (n, 512)), among
+        the identities of `sources` (None: every identity)."""
         probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
         norms = np.linalg.norm(probes, axis=1, keepdims=True)
         probes = probes / np.where(norms == 0, 1, norms)
         if self.search_path(search) == "ann":
-            lists = self._match_sql(probes, k, ef_search)
+            lists = self._match_sql(probes, k, ef_search, sources)
         else:
-            lists = self._match_exact(probes, k)
+            lists = self._match_exact(probes, k, sources)
         return [Match(decide(c, self.thresholds), c) for c in lists]
 
-    def _match_exact(self, probes: np.ndarray, k: int) -> list[list[Candidate]]:
+    def _match_exact(
+        self, probes: np.ndarray, k: int, sources: Sequence[str] | None
+    ) -> list[list[Candidate]]:
         gallery = self.gallery()
-        if gallery.size == 0:
+        visible = gallery.visible(sources)
+        if gallery.size == 0 or visible.size == 0:
             return [[] for _ in probes]
         scores = probes @ gallery.vectors.T  # (probes, references)
         per_identity = np.maximum.reduceat(scores, gallery.starts, axis=1)  # best reference each
+        # Only the caller's identities compete: the others are dropped before
+        # the top-k, so they never become candidates nor narrow the margin.
+        per_identity = per_identity[:, visible]
         k = min(k, per_identity.shape[1])
         top = np.argpartition(-per_identity, k - 1, axis=1)[:, :k]
         results = []
@@ -250,7 +283,7 @@ class PersonRecognizer:
                 [
                     Candidate(
                         **{
-                            **asdict(gallery.identities[c]),
+                            **asdict(gallery.identities[visible[c]]),
                             "similarity": float(per_identity[row, c]),
                         }
                     )
@@ -259,12 +292,17 @@ class PersonRecognizer:
             )
         return results
 
-    def _match_sql(self, probes: np.ndarray, k: int, ef_search: int) -> list[list[Candidate]]:
+    def _match_sql(
+        self, probes: np.ndarray, k: int, ef_search: int, sources: Sequence[str] | None
+    ) -> list[list[Candidate]]:
+        allowed = list(sources) if sources is not None else None
         results = []
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             register_vector(conn)
             for probe in probes:
-                rows = conn.execute(MATCH_FACES, (probe, self.model, k, ef_search)).fetchall()
+                rows = conn.execute(
+                    MATCH_FACES, (probe, self.model, k, ef_search, allowed)
+                ).fetchall()
                 results.append([Candidate(str(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows])
         return results
 
@@ -273,9 +311,13 @@ def identified_ids(matches: list[Match]) -> list[str]:
     return sorted({m.best.identity_id for m in matches if m.decision == "identified" and m.best})
 
 
-def record_sightings(conninfo: str, identity_ids: list[str]) -> int:
-    """Stamp first_seen / last_seen of these identities (seen on camera now)."""
+def record_sightings(
+    conninfo: str, identity_ids: list[str], sources: Sequence[str] | None = None
+) -> int:
+    """Stamp first_seen / last_seen of these identities (seen on camera now); with
+    `sources`, only of identities of those source systems."""
     if not identity_ids:
         return 0
+    allowed = list(sources) if sources is not None else None
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute("SELECT record_sightings(%s::uuid[])", (identity_ids,)).fetchone()[0]
+        return conn.execute(RECORD_SIGHTINGS, (identity_ids, allowed)).fetchone()[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 
 from app.auth import require
 from app.errors import ApiError, invalid_field
@@ -73,12 +73,14 @@ def recognize():
             "model", "invalid_value", f"model must be one of: {', '.join(sorted(known))}"
         )
     recognizer = recognizer_for(model)
-    matches = recognizer.match(_probes(body), k=k, search=search)
+    # A token bound to source systems searches and stamps only their identities.
+    sources = g.caller.allowed_sources
+    matches = recognizer.match(_probes(body), k=k, search=search, sources=sources)
     for match in matches:
         DECISIONS.labels(match.decision).inc()
     recorded = 0
     if body.get("record_sighting") is True:
-        recorded = record_sightings(recognizer.conninfo, identified_ids(matches))
+        recorded = record_sightings(recognizer.conninfo, identified_ids(matches), sources)
     return {
         "success": True,
         "model": model,

@@ -38,21 +38,25 @@ def claim():
 @require("jobs:work")
 def heartbeat(job_id: int):
     """Extend the lease of a held job and record its progress."""
-    return call_json(pool(), queries.HEARTBEAT_JOB, job_id, json_body_text())
+    return call_json(
+        pool(), queries.HEARTBEAT_JOB, job_id, json_body_text(), g.caller.allowed_sources
+    )
 
 
 @bp.post("/api/training/jobs/<int:job_id>/complete")
 @require("jobs:work")
 def complete(job_id: int):
     """Finish a held job with its result."""
-    return call_json(pool(), queries.COMPLETE_JOB, job_id, json_body_text())
+    return call_json(
+        pool(), queries.COMPLETE_JOB, job_id, json_body_text(), g.caller.allowed_sources
+    )
 
 
 @bp.post("/api/training/jobs/<int:job_id>/fail")
 @require("jobs:work")
 def fail(job_id: int):
     """Fail a held job: retried with backoff while attempts remain."""
-    return call_json(pool(), queries.FAIL_JOB, job_id, json_body_text())
+    return call_json(pool(), queries.FAIL_JOB, job_id, json_body_text(), g.caller.allowed_sources)
 
 
 @bp.get("/api/training/jobs/<int:job_id>")

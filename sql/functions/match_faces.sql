@@ -1,20 +1,31 @@
--- match_faces(probe vector, model, k, ef_search) -> TABLE(identity_id, external_id,
---                                                         source_system, name, similarity)
+-- match_faces(probe vector, model, k, ef_search, allowed_sources)
+--     -> TABLE(identity_id, external_id, source_system, name, similarity)
 --
 -- The k reference identities nearest to a probe face, best reference per
 -- identity, by cosine similarity (1 = same direction):
 --   SELECT * FROM match_faces('[0.01, ...]'::vector, 'buffalo_l', 5);
+--   SELECT * FROM match_faces('[0.01, ...]'::vector, 'buffalo_l', 5, 100, '{alfred_catalog}');
 -- The gallery is the seed's: reference face embeddings of named identities,
--- names LIKE 'Unknown%' excluded, one model only. With the HNSW index for the
--- model (studio index build) the scan is approximate: ef_search sets its
--- breadth (recall against speed), and iterative scans keep going when the
--- filters thin out the candidates. Without the index it is an exact scan.
+-- names LIKE 'Unknown%' excluded, one model only. allowed_sources NULL
+-- searches every identity; otherwise only identities of those source systems
+-- (never Studio-native ones), so a caller bound to one source cannot learn
+-- another's people, not even as a low-scoring candidate. With the HNSW index
+-- for the model (studio index build) the scan is approximate: ef_search sets
+-- its breadth (recall against speed), and iterative scans keep going when the
+-- filters (name, source) thin out the candidates. Without the index it is an
+-- exact scan.
 -- Raises 22023 for k outside 1..100 or ef_search outside 1..1000. Read-only.
+
+-- The signature gained allowed_sources; the old one must not linger as an
+-- overload that ignores it.
+DROP FUNCTION IF EXISTS match_faces(vector, text, integer, integer);
+
 CREATE OR REPLACE FUNCTION match_faces(
-    p_probe     vector,
-    p_model     text    DEFAULT 'buffalo_l',
-    p_k         integer DEFAULT 5,
-    p_ef_search integer DEFAULT 100
+    p_probe           vector,
+    p_model           text    DEFAULT 'buffalo_l',
+    p_k               integer DEFAULT 5,
+    p_ef_search       integer DEFAULT 100,
+    p_allowed_sources text[]  DEFAULT NULL
 ) RETURNS TABLE (identity_id uuid, external_id text, source_system text, name text,
                  similarity real)
 LANGUAGE plpgsql AS $$
@@ -29,20 +40,25 @@ BEGIN
     PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
     -- The model goes in as a literal so the planner can match the partial
-    -- HNSW index of that model; a parameter would hide it.
+    -- HNSW index of that model; a parameter would hide it. The identity
+    -- filters sit inside the nearest-neighbour scan, not after its LIMIT:
+    -- filtered after, a source's people could be crowded out of the k x 10
+    -- nearest references by other sources' people.
     RETURN QUERY EXECUTE format($query$
         SELECT i.identity_id, i.external_id::text, i.source_system::text, i.name,
                max(1 - nearest.distance)::real AS similarity
         FROM (SELECT e.identity_id, e.vector <=> $1 AS distance
               FROM embeddings AS e
+              JOIN identities AS seen ON seen.identity_id = e.identity_id
               WHERE e.is_reference AND e.embedding_type = 'face' AND e.model = %L
+                AND seen.name IS NOT NULL AND seen.name NOT LIKE 'Unknown%%'
+                AND ($4::text[] IS NULL OR seen.source_system = ANY ($4::text[]))
               ORDER BY e.vector <=> $1
               LIMIT $2) AS nearest
         JOIN identities AS i ON i.identity_id = nearest.identity_id
-        WHERE i.name IS NOT NULL AND i.name NOT LIKE 'Unknown%%'
         GROUP BY i.identity_id
         ORDER BY similarity DESC
         LIMIT $3
-    $query$, p_model) USING p_probe::vector(512), p_k * 10, p_k;
+    $query$, p_model) USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
 END
 $$;
