@@ -22,9 +22,9 @@ import psycopg
 from tqdm import tqdm
 
 from app import embedded_db, migrations, queries
-from app.client import StudioClient, StudioError
 from app.config import Settings
 from app.errors import from_database_error
+from worker.studio_client import StudioClient, StudioError
 
 
 class DatabaseBackend:
@@ -403,28 +403,9 @@ def _studio_client(settings: Settings) -> StudioClient:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    import logging
+    from worker.main import run
 
-    from worker.catalog_client import CatalogClient
-    from worker.face_embed_worker import FaceEmbedWorker, WorkerSettings
-    from worker.face_engine import ModelNotFound, engine_from_settings
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        engine = engine_from_settings(settings)
-    except ModelNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    worker = FaceEmbedWorker(
-        _studio_client(settings),
-        CatalogClient(settings.alfred_url, settings.alfred_token),
-        engine,
-        WorkerSettings(lease_seconds=args.lease_seconds),
-        worker_id=args.worker_id,
-    )
-    worker.install_signal_handlers()
-    worker.run(max_jobs=1 if args.once else None, exit_when_idle=args.exit_when_idle)
-    return 0
+    return run(args)
 
 
 def cmd_catalog_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -477,9 +458,9 @@ def cmd_alfred_submit(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from app.camera_feed import recognize_source
     from app.person_recognizer import PersonRecognizer, record_sightings
-    from worker.face_engine import engine_from_settings
+    from worker.face_engine import load_engine
 
-    engine = engine_from_settings(settings)
+    engine = load_engine(settings.model, settings.model_root)
     recognizer = PersonRecognizer(_migrated_url(settings), engine.model_name, listen=False)
     annotate = Path(args.save_annotated) if args.save_annotated else None
     try:
@@ -675,13 +656,16 @@ def build_parser() -> argparse.ArgumentParser:
     offline.add_argument("--root", help="model root (default STUDIO_MODEL_ROOT)")
     offline.set_defaults(func=cmd_models_offline)
 
-    worker = sub.add_parser("worker", help="run face_embed_worker (STUDIO_URL, ALFRED_URL)")
-    worker.add_argument("--worker-id")
-    worker.add_argument("--once", action="store_true", help="handle one job, then exit")
-    worker.add_argument("--exit-when-idle", action="store_true", help="exit when no job waits")
-    worker.add_argument(
-        "--lease-seconds", type=int, default=120, help="how long a claim lasts without a heartbeat"
+    from worker.main import ENVIRONMENT, add_arguments
+
+    worker = sub.add_parser(
+        "worker",
+        help="run face_embed_worker (the same as studio-worker)",
+        epilog="environment:\n"
+        + "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_arguments(worker)
     worker.set_defaults(func=cmd_worker)
 
     catalog = sub.add_parser("catalog", help="a folder of labelled photos as a catalog")

@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import bench_database, start_server
 from report import write_section
 
-from app.client import StudioClient
 from app.config import PROJECT_ROOT
 from app.processes import spawn_catalog
 from worker.alfred_side import submit_photos, sync_people
@@ -43,6 +42,7 @@ from worker.face_embed_worker import (
     decode,
 )
 from worker.face_engine import OFFLINE_PACK, FaceEngine, offline_pack
+from worker.studio_client import StudioClient
 
 PEOPLE = PROJECT_ROOT / "demo" / "people"
 

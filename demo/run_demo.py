@@ -19,14 +19,14 @@ import psycopg
 
 from app import embedded_db, queries
 from app.camera_feed import recognize_source
-from app.client import StudioClient
 from app.config import PROJECT_ROOT, Settings
 from app.person_recognizer import PersonRecognizer
 from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker
-from worker.face_engine import engine_from_settings
+from worker.face_engine import load_engine
+from worker.studio_client import StudioClient
 
 DEMO_DATA = PROJECT_ROOT / ".demo-data"
 PEOPLE = PROJECT_ROOT / "demo" / "people"
@@ -84,7 +84,7 @@ def main() -> None:
         settings = Settings.from_env(
             model="buffalo_s", model_root=DEMO_DATA / "models", studio_url=studio.base_url
         )
-        engine = engine_from_settings(settings)
+        engine = load_engine(settings.model, settings.model_root)
         print(f"models: {engine.model_name}, providers: {engine.providers}")
         FaceEmbedWorker(studio, catalog, engine, worker_id="demo-worker").run(exit_when_idle=True)
 

@@ -6,8 +6,8 @@ submit` call these. Only IDs and names are sent, never photos.
 
 from __future__ import annotations
 
-from app.client import StudioClient
 from worker.catalog_client import CatalogClient
+from worker.studio_client import StudioClient
 
 
 def sync_people(

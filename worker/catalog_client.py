@@ -29,19 +29,15 @@ shape is a `CatalogAnswerError` naming the photo and what is wrong with it.
 
 from __future__ import annotations
 
-import logging
 import math
-import random
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-log = logging.getLogger(__name__)
+from worker.http import RETRY_STATUSES, retrying_session, unreachable
 
 # Photo and batch IDs go into URL paths. Studio refuses others at submit
 # (submit_job); the worker checks again because a catalog answer or an old
@@ -143,8 +139,9 @@ def _person(data: Any, where: str) -> Person | None:
 
 class CatalogClient:
     """requests against the catalog, with timeouts and retries with backoff on
-    connection errors and 5xx. Thread-safe for the worker's bounded pool of
-    concurrent downloads (`max_concurrent` connections)."""
+    connection errors, timeouts and 5xx (urllib3's Retry). Thread-safe for the
+    worker's bounded pool of concurrent downloads (`max_concurrent`
+    connections)."""
 
     def __init__(
         self,
@@ -159,15 +156,16 @@ class CatalogClient:
         self.base_url = base_url.rstrip("/") + "/"
         self.origin = urlsplit(self.base_url)[:2]
         self.timeout = timeout
-        self.retries = retries
-        self.backoff_seconds = backoff_seconds
+        self.tries = retries + 1
         self.max_concurrent = max_concurrent
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_concurrent)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session = retrying_session(
+            retries=retries,
+            backoff_seconds=backoff_seconds,
+            max_retry_after=30.0,
+            retry_reads=True,  # every catalog call is a GET
+            pool_size=max_concurrent,
+            token=token,
+        )
 
     # ------------------------------------------------------------ answers
 
@@ -214,31 +212,26 @@ class CatalogClient:
     # ------------------------------------------------------------ requests
 
     def _get(self, url: str, what: str) -> requests.Response:
-        url = urljoin(self.base_url, url)
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.session.get(url, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                cause = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 500:
-                    if response.status_code == 404:
-                        raise CatalogError(
-                            f"{what}: not in the catalog (404)", retryable=False, reason="not_found"
-                        )
-                    if response.status_code >= 400:
-                        raise CatalogError(
-                            f"{what}: the catalog answered {response.status_code}",
-                            retryable=False,
-                            reason="catalog_refused",
-                        )
-                    return response
-                cause = f"the catalog answered {response.status_code}"
-            if attempt < self.retries:
-                delay = self.backoff_seconds * 2**attempt * (1 + random.random() / 2)
-                log.warning("%s: %s; retrying in %.1f s", what, cause, delay)
-                time.sleep(delay)
-        raise CatalogError(f"{what}: {cause} (after {self.retries + 1} tries)", retryable=True)
+        try:
+            response = self.session.get(urljoin(self.base_url, url), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise CatalogError(
+                f"{what}: {unreachable('the catalog', exc, self.tries)}", retryable=True
+            ) from exc
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise CatalogError(
+                f"{what}: the catalog answered {status} (after {self.tries} tries)", retryable=True
+            )
+        if status == 404:
+            raise CatalogError(
+                f"{what}: not in the catalog (404)", retryable=False, reason="not_found"
+            )
+        if status >= 400:
+            raise CatalogError(
+                f"{what}: the catalog answered {status}", retryable=False, reason="catalog_refused"
+            )
+        return response
 
     def _json(self, url: str, what: str) -> Any:
         response = self._get(url, what)

@@ -30,7 +30,6 @@ from itertools import islice
 import cv2
 import numpy as np
 
-from app.client import StudioClient, StudioError
 from worker.catalog_client import (
     CatalogAnswerError,
     CatalogClient,
@@ -41,6 +40,7 @@ from worker.catalog_client import (
     check_id,
 )
 from worker.face_engine import Detection, FaceEngine
+from worker.studio_client import StudioClient, StudioError
 
 log = logging.getLogger("face_embed_worker")
 

@@ -19,8 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.config import Settings
-
 log = logging.getLogger(__name__)
 
 OFFLINE_PACK = "buffalo_s"
@@ -177,10 +175,11 @@ class FaceEngine:
         return np.asarray(self.recognizer.get_feat(crops), dtype=np.float32).reshape(len(faces), -1)
 
 
-def engine_from_settings(settings: Settings) -> FaceEngine:
-    """The engine STUDIO_MODEL_ROOT / STUDIO_MODEL name. The offline buffalo_s pack
-    is laid out on demand; any other missing pack is ModelNotFound (never a download)."""
-    root = settings.model_root or DEFAULT_ROOT
-    if settings.model == OFFLINE_PACK:
+def load_engine(model: str, model_root: Path | None = None) -> FaceEngine:
+    """The engine for pack `model` under `model_root` (STUDIO_MODEL /
+    STUDIO_MODEL_ROOT). The offline buffalo_s pack is laid out on demand; any
+    other missing pack is ModelNotFound (never a download)."""
+    root = model_root or DEFAULT_ROOT
+    if model == OFFLINE_PACK:
         offline_pack(root)
-    return FaceEngine(root, settings.model)
+    return FaceEngine(root, model)

@@ -66,7 +66,7 @@ def test_client_rides_out_a_short_outage():
     from flask import Flask
     from helpers import serve_in_thread
 
-    from app.client import StudioClient
+    from worker.studio_client import StudioClient
 
     answers = iter([503, 503, 200])
     fake = Flask("fake")

@@ -14,10 +14,10 @@ from helpers import DATA_FACES, make_token
 from worker_support import FAST, catalog_client, catalog_of
 
 from app import embedded_db, migrations
-from app.client import StudioClient
 from app.processes import spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.face_embed_worker import FaceEmbedWorker
+from worker.studio_client import StudioClient
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 from helpers import DATA_FACES, make_token
 from worker_support import serve_in_thread
 
-from app.client import StudioClient
 from worker.folder_catalog import create_catalog_app
+from worker.studio_client import StudioClient
 
 
 @pytest.fixture(scope="session")

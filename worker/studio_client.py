@@ -1,16 +1,18 @@
-"""A small HTTP client for Studio's API, used by the CLI, the worker and cron scripts."""
+"""A small HTTP client for Studio's API: the worker's, the catalog side's and
+the command line's. It needs only requests: no Flask, psycopg or server code."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
 
+from worker.http import retrying_session, unreachable
+
 
 class StudioError(RuntimeError):
-    """Studio answered with the error envelope (or not at all)."""
+    """Studio answered with the error envelope, or not at all (status 0)."""
 
     def __init__(self, status: int, body: dict[str, Any]):
         self.status = status
@@ -35,13 +37,17 @@ class StudioClient:
         max_retry_after: float = 10.0,
     ):
         self.base_url = base_url.rstrip("/")
+        self.tries = unavailable_retries + 1
         # Studio answers 503 with Retry-After while its database is away; every
-        # call here is safe to repeat (ingest dedups, job calls check the lease).
-        self.unavailable_retries = unavailable_retries
-        self.max_retry_after = max_retry_after
-        self.session = requests.Session()
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        # call here is safe to repeat (ingest dedups, job calls check the lease),
+        # so every method is retried.
+        self.session = retrying_session(
+            retries=unavailable_retries,
+            backoff_seconds=0.5,
+            max_retry_after=max_retry_after,
+            retry_reads=False,  # a slow ingest is not repeated on top of itself
+            token=token,
+        )
         self.timeout = timeout
 
     def _request(self, method: str, path: str, body: str | dict | None = None, **params) -> Any:
@@ -50,7 +56,7 @@ class StudioClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = body if isinstance(body, str | bytes) else json.dumps(body)
-        for attempt in range(self.unavailable_retries + 1):
+        try:
             response = self.session.request(
                 method,
                 self.base_url + path,
@@ -59,12 +65,9 @@ class StudioClient:
                 params={k: v for k, v in params.items() if v is not None},
                 timeout=self.timeout,
             )
-            if response.status_code != 503 or attempt == self.unavailable_retries:
-                break
-            retry_after = response.headers.get("Retry-After", "1")
-            time.sleep(
-                min(self.max_retry_after, float(retry_after) if retry_after.isdigit() else 1)
-            )
+        except requests.RequestException as exc:
+            message = unreachable("Studio", exc, self.tries)
+            raise StudioError(0, {"error": "unreachable", "message": message}) from exc
         if response.status_code == 204:
             return None
         try:
