@@ -63,6 +63,22 @@ SQLSTATE_CLASS_TO_HTTP: dict[str, Mapping] = {
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
+# The `error` code of answers made from an HTTP status alone: werkzeug's
+# exceptions, and what the WSGI server answers itself (app/server.py).
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    417: "expectation_failed",
+    431: "header_fields_too_large",
+    500: "internal_error",
+}
+
 
 @dataclass
 class ApiError(Exception):
@@ -98,6 +114,10 @@ def from_database_error(exc: psycopg.Error) -> ApiError:
     """Map a psycopg error to its HTTP form (unknown ones are a logged 500)."""
     if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError) and not exc.sqlstate:
         return unavailable()
+    if isinstance(exc, psycopg.DataError) and not exc.sqlstate:
+        # Refused by psycopg before it reached the server: a value PostgreSQL
+        # cannot carry at all (a NUL in text), so it came from the caller.
+        return ApiError(400, "invalid_value", f"a value cannot be stored: {exc}")
     sqlstate = exc.sqlstate or ""
     mapping = SQLSTATE_TO_HTTP.get(sqlstate) or SQLSTATE_CLASS_TO_HTTP.get(sqlstate[:2])
     if mapping is None:
@@ -145,15 +165,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        code = {
-            400: "bad_request",
-            401: "unauthorized",
-            403: "forbidden",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "payload_too_large",
-            415: "unsupported_media_type",
-        }.get(error.code or 500, "http_error")
+        code = HTTP_STATUS_CODES.get(error.code or 500, "http_error")
         message = error.description or error.name
         if error.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
