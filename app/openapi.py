@@ -266,9 +266,9 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["lease_token"],
         "properties": {
             "lease_token": {"type": "string", "format": "uuid"},
-            "progress": {"type": "object"},
-            "result": {"type": "object"},
-            "error": {"type": "string"},
+            "progress": {"type": "object", "description": "At most 4,096 bytes of JSON"},
+            "result": {"type": "object", "description": "At most 524,288 bytes of JSON"},
+            "error": {"type": "string", "description": "At most 4,096 bytes"},
             "retryable": {"type": "boolean"},
             "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
         },
@@ -424,7 +424,10 @@ def document() -> dict[str, Any]:
             "/api/training/jobs": {
                 "get": {
                     "summary": "The newest jobs and counts by state",
-                    "description": "Scope jobs:submit.",
+                    "description": (
+                        "Scope jobs:submit. Each job without its config, result and errors "
+                        "(the job's own route has them)."
+                    ),
                     "parameters": [
                         {
                             "name": "state",

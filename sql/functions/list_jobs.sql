@@ -4,6 +4,11 @@
 -- state:
 --   SELECT list_jobs('running', 50);
 --   -> {"success": true, "jobs": [...], "counts": {"queued": 3, "running": 1, ...}}
+-- Each listed job is a summary: what job_status() shows but its config (up
+-- to thousands of photo IDs), result and errors, which job_status() has.
+-- The listing reads only the summary's columns, so its cost is bounded by
+-- the limit and the small capped fields (progress, error), not by how big
+-- results or configs are.
 -- Raises 22023 for an unknown state or a limit outside 1..500. Read-only.
 CREATE OR REPLACE FUNCTION list_jobs(
     p_state           text    DEFAULT NULL,
@@ -23,9 +28,22 @@ BEGIN
     ) AS errors), '[]'));
     RETURN jsonb_build_object(
         'success', true,
+        -- Column by column: handing the whole row to a function would fetch
+        -- every TOASTed result and config of the page.
         'jobs', coalesce((
-            SELECT jsonb_agg(studio_job_json(j) ORDER BY j.job_id DESC)
-            FROM (SELECT * FROM jobs
+            SELECT jsonb_agg(jsonb_build_object(
+                       'job_id', j.job_id, 'job_type', j.job_type, 'state', j.state,
+                       'source_system', j.source_system, 'attempt', j.attempt,
+                       'max_attempts', j.max_attempts, 'priority', j.priority,
+                       'run_after', j.run_after, 'lease_expires_at', j.lease_expires_at,
+                       'worker_id', j.worker_id, 'progress', j.progress, 'error', j.last_error,
+                       'submitted_by', j.submitted_by, 'created_at', j.created_at,
+                       'started_at', j.started_at, 'finished_at', j.finished_at,
+                       'updated_at', j.updated_at) ORDER BY j.job_id DESC)
+            FROM (SELECT job_id, job_type, state, source_system, attempt, max_attempts, priority,
+                         run_after, lease_expires_at, worker_id, progress, last_error,
+                         submitted_by, created_at, started_at, finished_at, updated_at
+                  FROM jobs
                   WHERE (p_state IS NULL OR state = p_state)
                     AND (p_allowed_sources IS NULL OR source_system = ANY (p_allowed_sources))
                   ORDER BY job_id DESC LIMIT p_limit) AS j), '[]'),

@@ -6,6 +6,10 @@
 -- UUID, required when needs_lease), progress (an object), error (a
 -- non-empty string) and retryable (a boolean); no value in progress,
 -- result or error may be a URL, a path or image data.
+-- progress, result and error over their size cap (studio_job_field_sizes)
+-- are refused with code too_large naming the field, and are not walked by
+-- the privacy scan: a job is read back by every status call, so what it
+-- keeps stays small.
 -- Example: SELECT studio_worker_request_errors('{"worker_id": ""}', '{worker_id}', false);
 -- Raises nothing. Pure.
 CREATE OR REPLACE FUNCTION studio_worker_request_errors(
@@ -39,16 +43,18 @@ LANGUAGE sql IMMUTABLE AS $$
         SELECT studio_error(NULL, NULL, 'progress', 'invalid_type', 'progress must be an object')
         WHERE p_request ? 'progress' AND jsonb_typeof(p_request -> 'progress') <> 'object'
         UNION ALL
+        SELECT studio_error(NULL, NULL, cap.field, 'too_large', format(
+                   '%s is %s bytes; a job keeps at most %s', cap.field, cap.size, cap.most))
+        FROM studio_job_field_sizes(p_request) AS cap
+        WHERE cap.size > cap.most
+        UNION ALL
         -- Progress and results are counts and IDs from the worker: their field
         -- names may say "photos", but no value may be a URL, a path or image data.
-        SELECT e FROM studio_privacy_scan(p_request -> 'progress', 'progress', NULL, NULL) AS e
-        WHERE jsonb_typeof(p_request -> 'progress') = 'object' AND e ->> 'code' = 'forbidden_value'
-        UNION ALL
-        SELECT e FROM studio_privacy_scan(p_request -> 'result', 'result', NULL, NULL) AS e
-        WHERE p_request ? 'result' AND e ->> 'code' = 'forbidden_value'
-        UNION ALL
-        SELECT e FROM studio_privacy_scan(p_request -> 'error', 'error', NULL, NULL) AS e
-        WHERE jsonb_typeof(p_request -> 'error') = 'string' AND e ->> 'code' = 'forbidden_value'
+        SELECT e FROM studio_job_field_sizes(p_request) AS cap
+        CROSS JOIN LATERAL studio_privacy_scan(p_request -> cap.field, cap.field, NULL, NULL) AS e
+        WHERE cap.size <= cap.most AND e ->> 'code' = 'forbidden_value'
+          AND (cap.field <> 'progress' OR jsonb_typeof(p_request -> 'progress') = 'object')
+          AND (cap.field <> 'error' OR jsonb_typeof(p_request -> 'error') = 'string')
         UNION ALL
         SELECT studio_error(NULL, NULL, 'error', 'required', 'error must be a non-empty string')
         WHERE 'error' = ANY (p_allowed) AND jsonb_typeof(p_request) = 'object'
