@@ -8,6 +8,7 @@ import csv
 import getpass
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -179,8 +180,25 @@ def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- tokens
 
 
+MAX_TOKEN_DAYS = 36_500
+
+
+def _token_days(text: str) -> float:
+    """--expires-in-days: more than 0 days (0 must never read as "never expires")."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = float("nan")
+    if not math.isfinite(days) or not 0 < days <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of days above 0 and at most {MAX_TOKEN_DAYS} "
+            "(leave the option out for a token that never expires)"
+        )
+    return days
+
+
 def _parse_expiry(days: float | None) -> datetime | None:
-    return datetime.now(UTC) + timedelta(days=days) if days else None
+    return datetime.now(UTC) + timedelta(days=days) if days is not None else None
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,10 +231,10 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
             ",".join(scopes),
             ",".join(sources) if sources else "any",
             _when(expires),
-            "revoked" if revoked else "live",
+            state,
             _when(last_used),
         ]
-        for name, token_id, scopes, sources, _created, expires, revoked, last_used in rows
+        for name, token_id, scopes, sources, _created, expires, state, last_used in rows
     ]
     _print_table(["name", "token_id", "scopes", "sources", "expires", "state", "last used"], table)
     return 0
@@ -621,7 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, help="repeat for several")
     create.add_argument("--source", action="append", help="bind to a source system (repeatable)")
-    create.add_argument("--expires-in-days", type=float)
+    create.add_argument(
+        "--expires-in-days",
+        type=_token_days,
+        help="the token stops working after this many days (default: never)",
+    )
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by name or id")

@@ -11,10 +11,15 @@ CREATE_TOKEN = (
     "FROM create_api_token(%s::text, %s::text[], %s::text[], %s::timestamptz)"
 )
 REVOKE_TOKEN = "SELECT revoke_api_token(%s)"
+# state says what authenticate_api_token() would do with the token now.
 LIST_TOKENS = """
-    SELECT name, token_id, scopes, source_systems, created_at, expires_at, revoked_at, last_used_at
+    SELECT name, token_id, scopes, source_systems, created_at, expires_at,
+           CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+                WHEN expires_at <= now() THEN 'expired'
+                ELSE 'live' END AS state,
+           last_used_at
     FROM api_tokens
-    ORDER BY revoked_at IS NOT NULL, name, created_at
+    ORDER BY revoked_at IS NOT NULL, coalesce(expires_at <= now(), false), name, created_at
 """
 SUBMIT_JOB = "SELECT submit_job(%s::jsonb, %s::text, %s::text[])"
 CLAIM_JOB = "SELECT claim_job(%s::jsonb, %s::text, %s::text[])"

@@ -256,7 +256,8 @@ def test_revoked_and_expired_tokens_are_refused(client, conn):
         client.get("/api/identities/external", headers=auth(token)), 401, "unauthorized"
     )
     expired = conn.execute(
-        "SELECT token FROM create_api_token('old', '{identities:read}', NULL, now() - interval '1 second')"
+        "SELECT token FROM create_api_token('old', '{identities:read}', NULL, "
+        "now() - interval '1 second', now() - interval '1 minute')"
     ).fetchone()[0]
     assert_envelope(
         client.get("/api/identities/external", headers=auth(expired)), 401, "unauthorized"
