@@ -39,7 +39,7 @@ from worker.catalog_client import (
     SkippedPhoto,
     check_id,
 )
-from worker.face_engine import Detection, FaceEngine
+from worker.face_engine import Detection, FaceEngine, iou
 from worker.studio_client import StudioClient, StudioError
 
 log = logging.getLogger("face_embed_worker")
@@ -65,14 +65,6 @@ class JobAbandoned(RuntimeError):
 
 class JobStopped(RuntimeError):
     """The worker was asked to stop in the middle of the job."""
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def choose_face(

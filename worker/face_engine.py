@@ -22,6 +22,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 OFFLINE_PACK = "buffalo_s"
+# The detector sees each image twice (detect()): once at its own size, so a
+# face of 20 px in a 4K frame is still 20 px to the detector, and once shrunk
+# to COARSE_SIZE with a border around it, so a face that fills the photo, at
+# any resolution, is small enough for the detector's largest anchors.
+COARSE_SIZE = 640
+MAX_FINE_SIDE = 4096  # larger images are shrunk to this long side first
+MERGE_IOU = 0.4  # detections of two passes overlapping more are one face
 _OFFLINE_FILES = ("scrfd_500m_bnkps.onnx", "w600k_mbf.onnx")
 DEFAULT_ROOT = Path.home() / ".insightface"
 
@@ -97,8 +104,12 @@ class FaceEngine:
         name: str,
         *,
         providers: list[str] | None = None,
-        det_size: tuple[int, int] = (640, 640),
+        det_size: int | None = None,
     ):
+        """`det_size` is the fine pass's long side: None (STUDIO_DET_SIZE=auto)
+        for the image's own size up to MAX_FINE_SIDE; a number to shrink every
+        image to it (640 is InsightFace's default, which misses faces under
+        about 60 px in a 1080p frame)."""
         from insightface.app import FaceAnalysis
 
         model_folder(root, name)
@@ -112,7 +123,7 @@ class FaceEngine:
             providers=providers,
         )
         use_gpu = providers[0] == "CUDAExecutionProvider"
-        self.analysis.prepare(ctx_id=0 if use_gpu else -1, det_size=det_size)
+        self.analysis.prepare(ctx_id=0 if use_gpu else -1, det_size=(COARSE_SIZE, COARSE_SIZE))
         self.detector = self.analysis.det_model
         self.recognizer = self.analysis.models["recognition"]
         log.info("face models %s loaded; providers in use: %s", name, self.providers)
@@ -131,26 +142,37 @@ class FaceEngine:
         """One word for reports: the recogniser's provider."""
         return self.providers["recognition"]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in a BGR image. A tight face crop, where the face fills the
-        frame, is detected again with a border added around it."""
-        found = self._detect(image)
-        height, width = image.shape[:2]
-        if not found and max(height, width) < max(self.det_size):
-            pad = max(height, width) // 2
-            padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-            found = [
-                Detection(
-                    (d.box[0] - pad, d.box[1] - pad, d.box[2] - pad, d.box[3] - pad),
-                    d.score,
-                    d.keypoints - pad,
-                )
-                for d in self._detect(padded)
-            ]
-        return found
+    def fine_input(self, width: int, height: int) -> tuple[int, int]:
+        """The detector's input (width, height) for the fine pass: the image's
+        own size (or det_size as its long side), rounded up to the detector's
+        stride of 32 so that nothing is scaled that need not be."""
+        long_side = max(width, height)
+        limit = self.det_size or MAX_FINE_SIDE
+        scale = min(1.0, limit / long_side) if self.det_size is None else limit / long_side
+        return (-(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32)
 
-    def _detect(self, image: np.ndarray) -> list[Detection]:
-        boxes, keypoints = self.detector.detect(image, max_num=0, metric="default")
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in a BGR image, from the fine pass (small faces in large
+        frames) and the coarse, bordered pass (a face filling the photo),
+        merged: where both found a face, the more confident one stays."""
+        height, width = image.shape[:2]
+        fine = self._detect(image, self.fine_input(width, height))
+        pad = max(height, width) // 2
+        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        coarse = [
+            Detection(
+                (d.box[0] - pad, d.box[1] - pad, d.box[2] - pad, d.box[3] - pad),
+                d.score,
+                d.keypoints - pad,
+            )
+            for d in self._detect(padded, (COARSE_SIZE, COARSE_SIZE))
+        ]
+        return merge_detections(fine + coarse)
+
+    def _detect(self, image: np.ndarray, input_size: tuple[int, int]) -> list[Detection]:
+        boxes, keypoints = self.detector.detect(
+            image, input_size=input_size, max_num=0, metric="default"
+        )
         return [
             Detection(tuple(float(v) for v in box[:4]), float(box[4]), kps)
             for box, kps in zip(boxes, keypoints, strict=True)
@@ -175,11 +197,44 @@ class FaceEngine:
         return np.asarray(self.recognizer.get_feat(crops), dtype=np.float32).reshape(len(faces), -1)
 
 
-def load_engine(model: str, model_root: Path | None = None) -> FaceEngine:
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def merge_detections(detections: list[Detection]) -> list[Detection]:
+    """One detection per face: the most confident of those overlapping by
+    more than MERGE_IOU (non-maximum suppression), best first."""
+    kept: list[Detection] = []
+    for d in sorted(detections, key=lambda d: d.score, reverse=True):
+        if all(iou(d.box, k.box) <= MERGE_IOU for k in kept):
+            kept.append(d)
+    return kept
+
+
+def parse_det_size(value: str | None) -> int | None:
+    """STUDIO_DET_SIZE: "auto" (or unset) for each image's own size, or the
+    long side in pixels (a multiple of 32, 160 to 8192). Raises ValueError."""
+    if value is None or value.strip().lower() in ("", "auto"):
+        return None
+    if not value.strip().isdigit() or not (160 <= int(value) <= 8192) or int(value) % 32:
+        raise ValueError(
+            f"STUDIO_DET_SIZE={value!r}: use auto, or a multiple of 32 from 160 to 8192"
+        )
+    return int(value)
+
+
+def load_engine(
+    model: str, model_root: Path | None = None, det_size: int | None = None
+) -> FaceEngine:
     """The engine for pack `model` under `model_root` (STUDIO_MODEL /
     STUDIO_MODEL_ROOT). The offline buffalo_s pack is laid out on demand; any
     other missing pack is ModelNotFound (never a download)."""
     root = model_root or DEFAULT_ROOT
     if model == OFFLINE_PACK:
         offline_pack(root)
-    return FaceEngine(root, model)
+    return FaceEngine(root, model, det_size=det_size)

@@ -26,6 +26,7 @@ ENVIRONMENT = {
     "ALFRED_TOKEN": "the catalog's bearer token, if it wants one",
     "STUDIO_MODEL": f"the face model pack (default buffalo_l; {OFFLINE_PACK} offline)",
     "STUDIO_MODEL_ROOT": "where packs live: ROOT/models/NAME (default ~/.insightface)",
+    "STUDIO_DET_SIZE": "detector input: auto (each photo's own size, default) or a long side",
     "STUDIO_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
 }
 
@@ -38,6 +39,7 @@ class WorkerEnvironment:
     alfred_token: str | None
     model: str
     model_root: Path | None
+    det_size: int | None
     log_level: str
 
     @classmethod
@@ -50,6 +52,12 @@ class WorkerEnvironment:
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SystemExit(f"error: STUDIO_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING, ERROR")
         root = env.get("STUDIO_MODEL_ROOT")
+        from worker.face_engine import parse_det_size
+
+        try:
+            det_size = parse_det_size(env.get("STUDIO_DET_SIZE"))
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from exc
         return cls(
             studio_url=studio_url,
             studio_token=env.get("STUDIO_TOKEN") or None,
@@ -57,6 +65,7 @@ class WorkerEnvironment:
             alfred_token=env.get("ALFRED_TOKEN") or None,
             model=env.get("STUDIO_MODEL") or "buffalo_l",
             model_root=Path(root) if root else None,
+            det_size=det_size,
             log_level=level,
         )
 
@@ -98,7 +107,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        engine = load_engine(config.model, config.model_root)
+        engine = load_engine(config.model, config.model_root, config.det_size)
     except ModelNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

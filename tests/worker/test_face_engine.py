@@ -7,24 +7,58 @@ import numpy as np
 import pytest
 from helpers import DATA_FACES
 
-from worker.face_engine import FaceEngine, ModelNotFound
+from worker.face_engine import FaceEngine, ModelNotFound, parse_det_size
 
 PHOTOS = sorted((DATA_FACES / "people").glob("*/*"))
 
 
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("width", [150, 800, 2000])
 @pytest.mark.parametrize("path", PHOTOS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_full_photo_and_tight_150px_crop_both_yield_the_face(engine, path):
+def test_a_tight_crop_of_any_size_yields_the_face(engine, path, width):
     image = cv2.imread(str(path))
     faces = engine.detect(image)
     assert len(faces) == 1
     x1, y1, x2, y2 = (int(v) for v in faces[0].box)
     crop = image[max(0, y1) : y2, max(0, x1) : x2]  # the face fills the frame
-    crop = cv2.resize(crop, (150, round(150 * crop.shape[0] / crop.shape[1])))
+    crop = cv2.resize(crop, (width, round(width * crop.shape[0] / crop.shape[1])))
     crop_faces = engine.detect(crop)
     assert len(crop_faces) == 1
     full, tight = engine.embed([(image, faces[0]), (crop, crop_faces[0])])
-    cosine = float(full @ tight / np.linalg.norm(full) / np.linalg.norm(tight))
-    assert cosine > 0.8, "the crop must give the same person's vector"
+    assert _cosine(full, tight) > 0.8, "the crop must give the same person's vector"
+
+
+@pytest.mark.parametrize(
+    ("frame_size", "face_px"), [((1920, 1080), 24), ((1920, 1080), 40), ((3840, 2160), 24)]
+)
+def test_a_small_face_in_a_large_frame_is_found_and_embedded(engine, frame_size, face_px):
+    portrait = cv2.imread(str(DATA_FACES / "people" / "obama" / "obama.jpg"))
+    face = engine.detect(portrait)[0]
+    x1, _, x2, _ = (int(v) for v in face.box)
+    scale = face_px / (x2 - x1)
+    small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    width, height = frame_size
+    # A plain, blurred scene; the face somewhere off-centre.
+    scene = cv2.resize(cv2.imread(str(DATA_FACES / "probes" / "kit_with_rose.jpg")), frame_size)
+    frame = cv2.GaussianBlur(scene, (0, 0), 20)
+    top, left = height // 3, width // 5
+    frame[top : top + small.shape[0], left : left + small.shape[1]] = small
+    found = [d for d in engine.detect(frame) if abs(d.box[0] - (left + x1 * scale)) < face_px / 2]
+    assert len(found) == 1, "the small face is found at the frame's own resolution"
+    assert found[0].size >= face_px * 0.7
+    reference, probe = engine.embed([(portrait, face), (frame, found[0])])
+    assert _cosine(reference, probe) > 0.5, "and it is the same person"
+
+
+def test_det_size_names_the_variable_when_wrong():
+    assert parse_det_size(None) is None and parse_det_size("auto") is None
+    assert parse_det_size("1920") == 1920
+    for bad in ("50x0", "100", "641", "-640"):
+        with pytest.raises(ValueError, match="STUDIO_DET_SIZE"):
+            parse_det_size(bad)
 
 
 def test_embeddings_are_512_floats_and_batched(engine):
