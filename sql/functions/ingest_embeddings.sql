@@ -11,14 +11,16 @@
 --   -> {"success": true, "identities_resolved": 1, "identities_created": 1,
 --       "embeddings_stored": 1, "duplicates_skipped": 0, "skipped": [], ...}
 --
--- Each embedding is exactly 512 finite numbers, stored L2-normalised as a
--- reference face of "model" (default "buffalo_l"; vectors of different models
--- are never compared). confidence is optional, 0..1. The same vector for the
--- same identity is stored once: repeats, in this call or an earlier one, are
--- counted in duplicates_skipped. An existing identity keeps its name (names
--- belong to sync_identities). A result for a person deleted at the source
--- (tombstoned) stores nothing and creates nothing: it is listed in "skipped"
--- with reason "deleted_at_source".
+-- Text values (source_system, external_id, name) are normalised once
+-- (studio_normalized_text: NFKC, trimmed); the checks read that value and
+-- the same value is stored. Each embedding is exactly 512 finite numbers,
+-- stored L2-normalised as a reference face of "model" (default "buffalo_l";
+-- vectors of different models are never compared). confidence is optional,
+-- 0..1. The same vector for the same identity is stored once: repeats, in
+-- this call or an earlier one, are counted in duplicates_skipped. An
+-- existing identity keeps its name (names belong to sync_identities). A
+-- result for a person deleted at the source (tombstoned) stores nothing and
+-- creates nothing: it is listed in "skipped" with reason "deleted_at_source".
 --
 -- Raises: 22023 with DETAIL = JSON array of every error (nothing changed);
 --         42501 when allowed_sources does not hold the source system.
@@ -41,7 +43,8 @@ DECLARE
     r_faces_kind  text[];
     r_faces       integer[];
     r_unknown     boolean[];
-    r_keys        text[];
+    r_keys        text[];     -- normalised external_id, checked then stored
+    r_names       text[];     -- normalised name, checked then stored
     v_source      text;
     v_model       text;
     v_errors      jsonb;
@@ -77,17 +80,19 @@ BEGIN
                    SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.item) = 'object'
                                                         THEN r.item END) AS key
                    WHERE key NOT IN ('external_id', 'name', 'faces'))),
-               array_agg(r.item ->> 'external_id')
-          INTO r_kind, r_external_id, r_name, r_faces_kind, r_faces, r_unknown, r_keys
+               array_agg(studio_normalized_text(r.item -> 'external_id')),
+               array_agg(studio_normalized_text(r.item -> 'name'))
+          INTO r_kind, r_external_id, r_name, r_faces_kind, r_faces, r_unknown, r_keys, r_names
           FROM jsonb_array_elements(v_results) AS r (item);
     END IF;
+    v_source := studio_normalized_text(p_payload -> 'source_system');
 
     SELECT coalesce(jsonb_agg(err ORDER BY (err ->> 'index')::integer NULLS FIRST), '[]')
       INTO v_errors FROM (
         SELECT studio_key_errors(p_payload, '{source_system,model,results}', '', NULL, NULL) AS err
         UNION ALL
         SELECT e FROM studio_text_errors(p_payload -> 'source_system', 'source_system',
-                                         NULL, NULL, true, 50) AS e
+                                         NULL, NULL, true, 50, false, v_source) AS e
         UNION ALL
         SELECT e FROM studio_text_errors(p_payload -> 'model', 'model', NULL, NULL, false, 50) AS e
         UNION ALL
@@ -103,8 +108,8 @@ BEGIN
         WHERE p_payload ? 'results' AND jsonb_typeof(v_results) <> 'array'
         UNION ALL
         SELECT result_err
-        FROM unnest(r_kind, r_external_id, r_name, r_faces_kind, r_unknown)
-             WITH ORDINALITY AS r (kind, external_id, name, faces_kind, unknown, ord)
+        FROM unnest(r_kind, r_external_id, r_name, r_faces_kind, r_unknown, r_keys, r_names)
+             WITH ORDINALITY AS r (kind, external_id, name, faces_kind, unknown, key, name_text, ord)
         CROSS JOIN LATERAL (SELECT (r.ord - 1)::integer AS idx, r.external_id #>> '{}' AS ext) AS k
         CROSS JOIN LATERAL (
             SELECT studio_error(k.idx, NULL, '$', 'invalid_type', 'each result must be a JSON object')
@@ -114,10 +119,11 @@ BEGIN
             WHERE r.unknown
             UNION ALL
             SELECT e FROM studio_text_errors(r.external_id, 'external_id', k.idx, k.ext,
-                                             true, 255, true) AS e
+                                             true, 255, true, r.key) AS e
             WHERE r.kind = 'object'
             UNION ALL
-            SELECT e FROM studio_text_errors(r.name, 'name', k.idx, k.ext, true, 255) AS e
+            SELECT e FROM studio_text_errors(r.name, 'name', k.idx, k.ext, true, 255, false,
+                                             r.name_text) AS e
             WHERE r.kind = 'object'
             UNION ALL
             SELECT studio_error(k.idx, k.ext, 'faces', 'required', 'faces is required (it may be empty)')
@@ -136,7 +142,8 @@ BEGIN
                    array_agg(ext), array_agg(vec), array_agg(conf)
               INTO v_shape_ok, v_any_zero, v_external_id, v_vector, v_confidence
               FROM (
-                SELECT r.item ->> 'external_id' AS ext, checked.shape_ok,
+                -- The same normalised key as r_keys (one pure function).
+                SELECT studio_normalized_text(r.item -> 'external_id') AS ext, checked.shape_ok,
                        CASE WHEN checked.shape_ok THEN (e.emb #>> '{}')::vector(512) END AS vec,
                        CASE WHEN checked.shape_ok THEN (e.conf #>> '{}')::real END AS conf
                 FROM jsonb_array_elements(v_results) WITH ORDINALITY AS r (item, ord)
@@ -174,7 +181,6 @@ BEGIN
 
     PERFORM studio_raise_invalid(v_errors);
 
-    v_source := p_payload ->> 'source_system';
     v_model  := coalesce(nullif(btrim(p_payload ->> 'model'), ''), 'buffalo_l');
 
     PERFORM studio_require_source(v_source, p_allowed_sources);
@@ -194,8 +200,8 @@ BEGIN
 
     -- Sorted by key so that concurrent ingests take row locks in one order.
     INSERT INTO identities (name, external_id, source_system, created_at, updated_at)
-    SELECT DISTINCT ON (r.ext) btrim(r.name #>> '{}'), r.ext, v_source, p_now, p_now
-      FROM unnest(r_keys, r_name) WITH ORDINALITY AS r (ext, name, ord)
+    SELECT DISTINCT ON (r.ext) r.name, r.ext, v_source, p_now, p_now
+      FROM unnest(r_keys, r_names) WITH ORDINALITY AS r (ext, name, ord)
      WHERE NOT (r.ext = ANY (v_tombstoned))
      ORDER BY r.ext, r.ord
     ON CONFLICT (source_system, external_id) WHERE external_id IS NOT NULL DO NOTHING;

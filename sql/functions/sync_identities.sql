@@ -14,9 +14,12 @@
 --       "embeddings_deleted": 4, "errors": [], ...}
 --
 -- Items are applied in array order. "action" defaults to "upsert"; "name" is
--- required for it. external_id is a string or an integer. Delete cascades to
--- the identity's embeddings and leaves a tombstone (no name) so that a late
--- ingest cannot bring the person back; a later upsert removes the tombstone.
+-- required for it. external_id is a string or an integer. Every text value
+-- (source_system, external_id, name) is normalised once
+-- (studio_normalized_text: NFKC, trimmed); the checks read that value and
+-- the same value is stored. Delete cascades to the identity's embeddings
+-- and leaves a tombstone (no name) so that a late ingest cannot bring the
+-- person back; a later upsert removes the tombstone.
 -- "mode": "full" means the list is the whole set for that source: identities
 -- of the source that are absent are deleted, and if that (with the explicit
 -- deletes) would remove more than half of them the call is refused unless
@@ -37,6 +40,12 @@ CREATE OR REPLACE FUNCTION sync_identities(
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
+    -- One element per identity item, in payload order: the item, its
+    -- normalised key and name (checked, then stored as they are) and action.
+    r_item          jsonb[];
+    r_ext           text[];
+    r_name          text[];
+    r_action        text[];
     v_source        text;
     v_mode          text;
     v_dry_run       boolean;
@@ -61,13 +70,23 @@ BEGIN
             NULL, NULL, '$', 'invalid_type', 'payload must be a JSON object')));
     END IF;
 
+    v_source := studio_normalized_text(p_payload -> 'source_system');
+    IF jsonb_typeof(p_payload -> 'identities') = 'array' THEN
+        SELECT coalesce(array_agg(i.item ORDER BY i.ord), '{}'),
+               coalesce(array_agg(studio_normalized_text(i.item -> 'external_id') ORDER BY i.ord), '{}'),
+               coalesce(array_agg(studio_normalized_text(i.item -> 'name') ORDER BY i.ord), '{}'),
+               coalesce(array_agg(coalesce(i.item ->> 'action', 'upsert') ORDER BY i.ord), '{}')
+          INTO r_item, r_ext, r_name, r_action
+          FROM jsonb_array_elements(p_payload -> 'identities') WITH ORDINALITY AS i (item, ord);
+    END IF;
+
     SELECT coalesce(jsonb_agg(err ORDER BY (err ->> 'index')::integer NULLS FIRST), '[]')
       INTO v_errors FROM (
         SELECT studio_key_errors(p_payload,
                '{source_system,identities,mode,dry_run,allow_mass_delete}', '', NULL, NULL) AS err
         UNION ALL
         SELECT e FROM studio_text_errors(p_payload -> 'source_system', 'source_system',
-                                         NULL, NULL, true, 50) AS e
+                                         NULL, NULL, true, 50, false, v_source) AS e
         UNION ALL
         SELECT studio_error(NULL, NULL, 'identities', 'required', 'identities is required')
         WHERE NOT p_payload ? 'identities'
@@ -83,9 +102,8 @@ BEGIN
         FROM unnest(ARRAY['dry_run', 'allow_mass_delete']) AS key
         WHERE p_payload ? key AND jsonb_typeof(p_payload -> key) <> 'boolean'
         UNION ALL
-        SELECT item_err FROM jsonb_array_elements(
-                   CASE WHEN jsonb_typeof(p_payload -> 'identities') = 'array'
-                        THEN p_payload -> 'identities' END) WITH ORDINALITY AS i (item, ord)
+        SELECT item_err
+        FROM unnest(r_item, r_ext, r_name, r_action) WITH ORDINALITY AS i (item, ext, name, action, ord)
         CROSS JOIN LATERAL (
             SELECT studio_error((i.ord - 1)::integer, NULL, '$', 'invalid_type',
                                 'each identity must be a JSON object')
@@ -99,7 +117,7 @@ BEGIN
                           WHERE key NOT IN ('external_id', 'name', 'action'))
             UNION ALL
             SELECT e FROM studio_text_errors(i.item -> 'external_id', 'external_id', (i.ord - 1)::integer,
-                                      i.item ->> 'external_id', true, 255, true) AS e
+                                      i.item ->> 'external_id', true, 255, true, i.ext) AS e
             WHERE jsonb_typeof(i.item) = 'object'
             UNION ALL
             SELECT studio_error((i.ord - 1)::integer, i.item ->> 'external_id', 'action',
@@ -110,15 +128,14 @@ BEGIN
             UNION ALL
             -- A delete needs no name, but one that is sent is still checked.
             SELECT e FROM studio_text_errors(i.item -> 'name', 'name', (i.ord - 1)::integer,
-                                      i.item ->> 'external_id',
-                                      coalesce(i.item ->> 'action', 'upsert') = 'upsert', 255) AS e
+                                      i.item ->> 'external_id', i.action = 'upsert', 255, false,
+                                      i.name) AS e
             WHERE jsonb_typeof(i.item) = 'object'
         ) AS item_errors (item_err)
     ) AS all_errors;
 
     PERFORM studio_raise_invalid(v_errors);
 
-    v_source     := p_payload ->> 'source_system';
     v_mode       := coalesce(p_payload ->> 'mode', 'incremental');
     v_dry_run    := coalesce((p_payload ->> 'dry_run')::boolean, false);
     v_allow_mass := coalesce((p_payload ->> 'allow_mass_delete')::boolean, false);
@@ -130,11 +147,10 @@ BEGIN
     -- Keys the payload keeps (last seen as upsert) and every key it names,
     -- as arrays joined against the table: per-row array scans would make a
     -- full sync of 100k identities quadratic.
-    SELECT coalesce(array_agg(DISTINCT i.item ->> 'external_id')
-                    FILTER (WHERE coalesce(i.item ->> 'action', 'upsert') = 'upsert'), '{}'),
-           coalesce(array_agg(DISTINCT i.item ->> 'external_id'), '{}')
+    SELECT coalesce(array_agg(DISTINCT i.ext) FILTER (WHERE i.action = 'upsert'), '{}'),
+           coalesce(array_agg(DISTINCT i.ext), '{}')
       INTO v_kept_ids, v_named_ids
-      FROM jsonb_array_elements(p_payload -> 'identities') AS i (item);
+      FROM unnest(r_ext, r_action) AS i (ext, action);
 
     IF v_mode = 'full' AND NOT v_allow_mass THEN
         SELECT count(*), count(*) FILTER (WHERE kept.external_id IS NULL)
@@ -155,10 +171,8 @@ BEGIN
     -- rolled back, so its counts come from the same code as a real run.
     BEGIN
         FOR v_item IN
-            SELECT i.item ->> 'external_id' AS external_id,
-                   btrim(i.item ->> 'name') AS name,
-                   coalesce(i.item ->> 'action', 'upsert') AS action
-            FROM jsonb_array_elements(p_payload -> 'identities') WITH ORDINALITY AS i (item, ord)
+            SELECT i.external_id, i.name, i.action
+            FROM unnest(r_ext, r_name, r_action) WITH ORDINALITY AS i (external_id, name, action, ord)
             ORDER BY i.ord
         LOOP
             IF v_item.action = 'upsert' THEN
