@@ -21,8 +21,10 @@
 -- and leaves a tombstone (no name) so that a late ingest cannot bring the
 -- person back; a later upsert removes the tombstone.
 -- "mode": "full" means the list is the whole set for that source: identities
--- of the source that are absent are deleted, and if that (with the explicit
--- deletes) would remove more than half of them the call is refused unless
+-- of the source that are absent are deleted, and if the call would leave
+-- fewer than half of the source's identities standing (absent ones, explicit
+-- deletes, a key upserted then deleted, a key deleted then upserted: whatever
+-- removes an identity and its embeddings) it is refused unless
 -- "allow_mass_delete" is true. "dry_run": true reports the same counts and
 -- changes nothing but the audit journal. Identities of other source systems
 -- and Studio-native ones (external_id NULL) are never touched.
@@ -55,7 +57,7 @@ DECLARE
     v_count         integer;
     v_existing      integer;
     v_to_delete     integer;
-    v_kept_ids      text[];
+    v_before_ids    uuid[];
     v_named_ids     text[];
     v_created       integer := 0;
     v_updated       integer := 0;
@@ -143,31 +145,17 @@ BEGIN
     PERFORM studio_require_source(v_source, p_allowed_sources);
     PERFORM studio_source_lock(v_source, true);
 
-    -- 2. The mass-delete guard, on the state this call will change.
-    -- Keys the payload keeps (last seen as upsert) and every key it names,
-    -- as arrays joined against the table: per-row array scans would make a
-    -- full sync of 100k identities quadratic.
-    SELECT coalesce(array_agg(DISTINCT i.ext) FILTER (WHERE i.action = 'upsert'), '{}'),
-           coalesce(array_agg(DISTINCT i.ext), '{}')
-      INTO v_kept_ids, v_named_ids
-      FROM unnest(r_ext, r_action) AS i (ext, action);
+    -- Every key the payload names, as an array joined against the table:
+    -- per-row array scans would make a full sync of 100k identities quadratic.
+    SELECT coalesce(array_agg(DISTINCT ext), '{}') INTO v_named_ids FROM unnest(r_ext) AS ext;
 
+    -- The identities there are before the call, for the mass-delete guard.
     IF v_mode = 'full' AND NOT v_allow_mass THEN
-        SELECT count(*), count(*) FILTER (WHERE kept.external_id IS NULL)
-          INTO v_existing, v_to_delete
-          FROM identities AS x
-          LEFT JOIN unnest(v_kept_ids) AS kept (external_id) ON kept.external_id = x.external_id
-         WHERE x.source_system = v_source;
-        IF v_to_delete * 2 > v_existing THEN
-            PERFORM studio_raise_invalid(jsonb_build_array(studio_error(
-                NULL, NULL, 'allow_mass_delete', 'mass_delete',
-                format('this full sync would delete %s of the %s identities of "%s" (more than '
-                       'half); send "allow_mass_delete": true if that is intended',
-                       v_to_delete, v_existing, v_source))));
-        END IF;
+        SELECT coalesce(array_agg(identity_id), '{}') INTO v_before_ids
+          FROM identities WHERE source_system = v_source;
     END IF;
 
-    -- 3. Apply. A dry run applies too, inside a subtransaction that is then
+    -- 2. Apply. A dry run applies too, inside a subtransaction that is then
     -- rolled back, so its counts come from the same code as a real run.
     BEGIN
         FOR v_item IN
@@ -216,6 +204,25 @@ BEGIN
                 v_deleted := v_deleted + 1;
                 v_emb_deleted := v_emb_deleted + v_count;
             END LOOP;
+        END IF;
+
+        -- 3. The mass-delete guard, on the state the call leaves rather than
+        -- on a reading of the list: an identity counts as deleted when its
+        -- row is gone, however the items got there (a key upserted then
+        -- deleted; deleted then upserted, which is a new row without the
+        -- old embeddings). Raising here rolls the whole call back.
+        IF v_mode = 'full' AND NOT v_allow_mass THEN
+            v_existing := cardinality(v_before_ids);
+            SELECT v_existing - count(*) INTO v_to_delete
+              FROM unnest(v_before_ids) AS before (identity_id)
+              JOIN identities AS x ON x.identity_id = before.identity_id;
+            IF v_to_delete * 2 > v_existing THEN
+                PERFORM studio_raise_invalid(jsonb_build_array(studio_error(
+                    NULL, NULL, 'allow_mass_delete', 'mass_delete',
+                    format('this full sync would delete %s of the %s identities of "%s" (more '
+                           'than half); send "allow_mass_delete": true if that is intended',
+                           v_to_delete, v_existing, v_source))));
+            END IF;
         END IF;
 
         v_result := jsonb_build_object(

@@ -134,6 +134,53 @@ def test_full_mode_counts_explicit_deletes_toward_the_guard(conn):
     assert sync(conn, payload, mode="full")["deleted"] == 2
 
 
+@pytest.mark.parametrize(
+    "items",
+    [
+        # Every key upserted, then deleted: the final state has none of them.
+        [{"external_id": str(i), "name": f"P{i}"} for i in range(10)]
+        + [{"external_id": str(i), "action": "delete"} for i in range(10)],
+        # Each key upserted and deleted in turn.
+        [
+            item
+            for i in range(10)
+            for item in (
+                {"external_id": str(i), "name": f"P{i}"},
+                {"external_id": str(i), "action": "delete"},
+            )
+        ],
+        # Deleted then upserted: new rows, every embedding gone.
+        [{"external_id": str(i), "action": "delete"} for i in range(10)]
+        + [{"external_id": str(i), "name": f"P{i}"} for i in range(10)],
+    ],
+    ids=["upsert-all-then-delete-all", "upsert-delete-each", "delete-all-then-upsert-all"],
+)
+def test_full_mode_guard_judges_the_state_the_call_leaves(conn, items):
+    sync(conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(10)])
+    for i in range(10):
+        ingest(conn, str(i), f"P{i}", i)
+    before = table_digest(conn)
+    for dry_run in (False, True):
+        errors = rejected(
+            conn,
+            "sync_identities",
+            {"source_system": SOURCE, "mode": "full", "identities": items, "dry_run": dry_run},
+        )
+        assert [e["code"] for e in errors] == ["mass_delete"]
+        assert "10 of the 10" in errors[0]["message"]
+        assert table_digest(conn) == before
+    assert sync(conn, items, mode="full", allow_mass_delete=True)["success"] is True
+
+
+def test_full_mode_guard_allows_half_deleted_however_listed(conn):
+    sync(conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(10)])
+    items = [{"external_id": str(i), "name": f"P{i}"} for i in range(10)]
+    items += [{"external_id": str(i), "action": "delete"} for i in range(5)]
+    result = sync(conn, items, mode="full")
+    assert result["deleted"] == 5
+    assert sorted(names(conn)) == [str(i) for i in range(5, 10)]
+
+
 def test_dry_run_reports_and_changes_nothing(conn):
     sync(conn, [{"external_id": str(i), "name": f"P{i}"} for i in range(4)])
     ingest(conn, "3", "P3", 1)
