@@ -19,6 +19,7 @@ SCOPES = (
     "jobs:submit",
     "jobs:work",
     "recognize",
+    "metrics",
     "admin",
 )
 

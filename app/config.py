@@ -27,6 +27,10 @@ class Settings:
     model: str = "buffalo_l"
     max_body_bytes: int = 32 * 1024 * 1024
     pool_size: int = 8
+    # /metrics shows every source system's gallery and job counts, so it needs
+    # a token with the metrics scope; STUDIO_METRICS_PUBLIC=1 opens it to a
+    # scrape network that cannot send one.
+    metrics_public: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -47,6 +51,8 @@ class Settings:
             model=env.get("STUDIO_MODEL", cls.model),
             max_body_bytes=int(env.get("STUDIO_MAX_BODY_BYTES", cls.max_body_bytes)),
             pool_size=int(env.get("STUDIO_POOL_SIZE", cls.pool_size)),
+            metrics_public=env.get("STUDIO_METRICS_PUBLIC", "").strip().lower()
+            in ("1", "true", "yes", "on"),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -23,7 +23,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from app.auth import authenticate
 from app.db import fetch_all
+from app.errors import ApiError
 
 REQUESTS = Counter("studio_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
 LATENCY = Histogram(
@@ -65,6 +67,21 @@ class DatabaseCollector:
         yield jobs
 
 
+def _authorise() -> None:
+    """Raise ApiError 401 without a valid token, 403 without the metrics scope or
+    for a token bound to source systems."""
+    caller = authenticate()
+    if not caller.has("metrics"):
+        raise ApiError(403, "forbidden", "this token lacks the metrics scope")
+    if caller.source_systems is not None:
+        raise ApiError(
+            403,
+            "forbidden",
+            "/metrics counts every source system's gallery and jobs; read it with a token "
+            "not bound to source systems",
+        )
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _start_timer():
@@ -81,7 +98,11 @@ def register(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
-        """Prometheus exposition (no token, like /healthz)."""
+        """Prometheus exposition, for a token with the metrics scope that is bound to
+        no source system (the figures cover all of them), or for anyone when
+        STUDIO_METRICS_PUBLIC is set."""
+        if not app.extensions["studio_settings"].metrics_public:
+            _authorise()
         registry = CollectorRegistry()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             multiprocess.MultiProcessCollector(registry)

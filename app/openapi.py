@@ -369,12 +369,18 @@ def document() -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics: requests, latency, decisions, gallery, jobs",
-                    "security": [],
+                    "description": (
+                        "Scope metrics, on a token bound to no source system (the figures "
+                        "cover every source). STUDIO_METRICS_PUBLIC=1 drops the token "
+                        "requirement for a scrape network."
+                    ),
                     "responses": {
                         "200": {
                             "description": "Prometheus text format",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
+                        },
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "403": {"$ref": "#/components/responses/Forbidden"},
                     },
                 }
             },

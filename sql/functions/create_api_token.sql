@@ -3,7 +3,9 @@
 -- Creates a bearer token and returns it: the only time it is ever shown,
 -- since only its SHA-256 is stored. source_systems NULL means any system.
 -- Scopes: identities:read, identities:write, embeddings:write, jobs:submit,
--- jobs:work, recognize, admin (admin implies all).
+-- jobs:work, recognize, metrics, admin (admin implies all). metrics (the
+-- /metrics page) counts every source system's gallery and jobs, so a token
+-- bound to source systems cannot hold it.
 --   SELECT * FROM create_api_token('alfred-sync', '{identities:write}', '{alfred_catalog}');
 --   SELECT * FROM create_api_token('ci', '{recognize}', NULL, now() + interval '30 days');
 -- The name is stored as studio_token_name() gives it (NFKC, trimmed): that
@@ -11,9 +13,10 @@
 -- duplicates. expires_at NULL means the token never expires; otherwise it
 -- must lie after `now` (a token born expired is always a mistake, and "0
 -- days" must never read as "never").
--- Raises: 22023 for an unknown scope, a blank, over-long (100), control-
--- character or duplicate live name, an empty source list or an expiry not
--- in the future (DETAIL lists the errors as studio_error objects).
+-- Raises: 22023 for an unknown scope, metrics on a bound token, a blank,
+-- over-long (100), control-character or duplicate live name, an empty
+-- source list or an expiry not in the future (DETAIL lists the errors as
+-- studio_error objects).
 -- Not idempotent: every call makes a new token.
 
 -- The signature gained `now`; the old one must not linger as an overload.
@@ -52,11 +55,16 @@ BEGIN
         UNION ALL
         SELECT studio_error(NULL, NULL, 'scopes', 'invalid_value', format(
                    'unknown scope "%s"; scopes are identities:read, identities:write, '
-                   'embeddings:write, jobs:submit, jobs:work, recognize, admin', s))
+                   'embeddings:write, jobs:submit, jobs:work, recognize, metrics, admin', s))
         FROM unnest(p_scopes) AS s
         WHERE s IS NULL
            OR s NOT IN ('identities:read', 'identities:write', 'embeddings:write',
-                        'jobs:submit', 'jobs:work', 'recognize', 'admin')
+                        'jobs:submit', 'jobs:work', 'recognize', 'metrics', 'admin')
+        UNION ALL
+        SELECT studio_error(NULL, NULL, 'scopes', 'invalid_value',
+                            'the metrics scope shows every source system''s counts; a token '
+                            'bound to source systems cannot have it')
+        WHERE 'metrics' = ANY (p_scopes) AND p_source_systems IS NOT NULL
         UNION ALL
         SELECT studio_error(NULL, NULL, 'source_systems', 'invalid_value',
                             'source_systems must be NULL (any) or name at least one system')

@@ -34,14 +34,8 @@ from app.openapi import document
 A, B = "sys_a", "sys_b"
 MODEL = "buffalo_s"
 MISSING_JOB = 987_654
-EVERY_SCOPE = [
-    "identities:read",
-    "identities:write",
-    "embeddings:write",
-    "jobs:submit",
-    "jobs:work",
-    "recognize",
-]
+# admin implies every scope, metrics included (which a bound token is refused).
+EVERY_SCOPE = ["admin"]
 ISOLATION = settings(
     max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )
