@@ -102,6 +102,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
     first_token = _first_admin_token(url) if not settings.database_url else None
     _banner(settings, first_token)
+    if not settings.database_url:
+        # The embedded server is ours: if it dies, start it again rather than
+        # answer 503 until someone notices. Registered after the server's own
+        # exit handler, so it stops watching before that handler stops it.
+        supervisor = embedded_db.Supervisor(settings.data_dir).start()
+        atexit.register(supervisor.stop)
+        os.environ[embedded_db.SUPERVISOR_STATE_ENV] = str(supervisor.state_file)
     serving = Settings.from_env(**{**settings.__dict__, "database_url": url})
     # Counters shared by gunicorn's worker processes (app/metrics.py).
     metrics_dir = tempfile.mkdtemp(prefix="studio-metrics-")

@@ -325,6 +325,19 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "status": {"type": "string"},
             "database": {"enum": ["reachable", "unreachable"]},
+            "embedded_database": {
+                "type": "object",
+                "description": (
+                    "/readyz under studio serve with the embedded database: what its "
+                    "supervisor reports"
+                ),
+                "properties": {
+                    "state": {"enum": ["running", "restarting"]},
+                    "restarts": {"type": "integer", "minimum": 0},
+                    "last_restart_at": {"type": ["string", "null"], "format": "date-time"},
+                    "last_error": {"type": ["string", "null"]},
+                },
+            },
         },
     },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from app import queries
+from app import embedded_db, queries
 from app.db import fetch_all
 from app.openapi import document
 
@@ -28,10 +28,17 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: 200 only while the database answers, else 503 with Retry-After."""
-    if _database_reachable():
-        return jsonify({"status": "ready", "database": "reachable"})
-    response = jsonify({"status": "unavailable", "database": "unreachable"})
+    """Readiness: 200 only while the database answers, else 503 with Retry-After.
+    Under `studio serve` with the embedded database, also what its supervisor
+    reports: running or restarting, restarts so far, the last error."""
+    supervised = embedded_db.supervisor_state()
+    extra = {"embedded_database": supervised} if supervised is not None else {}
+    restarting = supervised is not None and supervised.get("state") == "restarting"
+    # While the supervisor restarts the server, say so at once rather than wait
+    # out a connection attempt.
+    if not restarting and _database_reachable():
+        return jsonify({"status": "ready", "database": "reachable", **extra})
+    response = jsonify({"status": "unavailable", "database": "unreachable", **extra})
     response.status_code = 503
     response.headers["Retry-After"] = "5"
     return response
