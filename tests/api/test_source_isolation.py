@@ -251,8 +251,10 @@ def _aimed_case(operation, world: World):
         if isinstance(case.body, dict | list):
             case.body = _aim(draw, case.body, world)
         if operation.method.lower() == "post" and operation.path == "/api/recognize":
-            # The body schema lets probes be absent: aim every recognise call.
-            case.body = _aim(draw, {**(case.body or {}), "probes": [], "k": 1}, world)
+            # A body may name its probes either way: aim every recognise call
+            # with a list of B's (or A's and B's) faces.
+            body = {k: v for k, v in (case.body or {}).items() if k != "embedding"}
+            case.body = _aim(draw, {**body, "probes": [], "k": 1}, world)
         return case
 
     return strategy()
