@@ -1,20 +1,107 @@
 """The OpenAPI 3 document served at /api/openapi.json.
 
-A test checks that its paths and methods are exactly the app's routes.
+The rules live in SQL (and, for recognition, in app/routes/recognize.py).
+This document says the same wherever JSON Schema can, taking every number
+the Python code declares from it; what JSON Schema cannot say (privacy,
+Unicode normalisation, byte-size caps, what is stored) is listed with its
+reason in docs/api.md. tests/fuzz/test_openapi_fuzz.py holds the two
+together both ways (schema-valid requests accepted, schema-violating ones
+refused), and a test checks that its paths and methods are the app's routes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.person_recognizer import THRESHOLDS
+from app.routes.recognize import DIMENSIONS, FLOAT32_MAX, MAX_K, MAX_PROBES, SEARCH_PATHS
+
+# What sql/functions enforce, each number once here; the fuzz test fails
+# when the document and the SQL disagree.
+SOURCE_SYSTEM_MAX = 50  # identities.source_system
+KEY_MAX = 255  # external_id, photo and batch IDs
+NAME_MAX = 255
+MODEL_MAX = 50
+WORKER_ID_MAX = 100
+LEASE_SECONDS = (10, 3600)
+PHOTO_IDS_MAX = 10_000
+MAX_ATTEMPTS = (1, 10)
+PRIORITY = (-100, 100)
+IDENTITY_PAGE_MAX = 1000
+JOB_PAGE_MAX = 500
+JOB_FIELD_BYTES = {"progress": 4096, "result": 524_288, "error": 4096}  # studio_job_field_sizes
+BIGINT_MAX = 2**63 - 1  # job IDs
+JOB_STATES = ("queued", "running", "retrying", "completed", "failed")
+
 _TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 _COUNT = {"type": "integer", "minimum": 0}
+# C0 and C1 control characters, refused in every text field (NUL:
+# PostgreSQL text cannot hold it at all).
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+# What studio_normalized_text trims besides the spaces NFKC makes.
+_TRIMMED = " \\u0085\\u1680\\u2028\\u2029"
+
+
+def _text(
+    max_length: int | None = None,
+    *,
+    required: bool = True,
+    only: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """A text field as studio_text_error judges it: not blank (when required),
+    no control characters (or only the characters `only`, a regex class),
+    at most `max_length` characters. Unanchored patterns, so that no regex
+    dialect's "$ before a final newline" lets one slip through."""
+    schema: dict[str, Any] = {"type": "string"}
+    if required:
+        schema["pattern"] = f"[^{_CONTROL}{_TRIMMED}]"
+    schema["not"] = {"pattern": f"[^{only}]" if only else f"[{_CONTROL}]"}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _whole_number(most_digits: int) -> dict[str, Any]:
+    """An integer whose decimal text has at most `most_digits` characters."""
+    return {
+        "type": "integer",
+        "minimum": -(10 ** (most_digits - 1) - 1),
+        "maximum": 10**most_digits - 1,
+    }
+
+
+# external_id: a string or an integer (numeric catalog IDs), as text at most 255.
+_KEY = {"anyOf": [_text(KEY_MAX), _whole_number(KEY_MAX)]}
 # A photo or batch ID travels as one catalog URL segment (studio_catalog_id_error).
+_CATALOG_CHARACTERS = "A-Za-z0-9_.~=+:@-"
 _CATALOG_ID = {
     "anyOf": [
-        {"type": "string", "pattern": "^[A-Za-z0-9_~=+:@-][A-Za-z0-9_.~=+:@-]{0,254}$"},
-        {"type": "integer"},
+        {
+            **_text(KEY_MAX, only=_CATALOG_CHARACTERS),
+            "pattern": "^[A-Za-z0-9_~=+:@-]",
+            "description": "Not starting with a dot",
+        },
+        _whole_number(KEY_MAX),
     ]
+}
+_UUID = {
+    "type": "string",
+    "format": "uuid",
+    "minLength": 36,
+    "maxLength": 36,
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+}
+_FLOAT32 = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+_EMBEDDING = {
+    "type": "array",
+    "items": _FLOAT32,
+    "minItems": DIMENSIONS,
+    "maxItems": DIMENSIONS,
+    "contains": {"not": {"const": 0}},
+    "description": f"{DIMENSIONS} numbers that 32-bit floats hold, not all zero",
 }
 
 
@@ -37,6 +124,58 @@ _BODY_ERRORS = {
     "413": {"$ref": "#/components/responses/PayloadTooLarge"},
     "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
 }
+
+_LEASE_SECONDS = {
+    "type": "integer",
+    "minimum": LEASE_SECONDS[0],
+    "maximum": LEASE_SECONDS[1],
+    "default": 300,
+}
+_JOB_FIELDS = {
+    "progress": {
+        "type": "object",
+        "description": f"At most {JOB_FIELD_BYTES['progress']:,} bytes of JSON",
+    },
+    "result": {
+        "type": "object",
+        "description": f"At most {JOB_FIELD_BYTES['result']:,} bytes of JSON",
+    },
+    "error": {
+        "type": "string",
+        "pattern": "[^ ]",
+        "not": {"pattern": "\\u0000"},
+        "description": f"Why; not blank, at most {JOB_FIELD_BYTES['error']:,} bytes",
+    },
+}
+
+
+def _worker_request(required: list[str], **properties: Any) -> dict[str, Any]:
+    """A worker's request body: exactly these fields (studio_worker_request_errors)."""
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _recognize_request(models: list[str]) -> dict[str, Any]:
+    """Probes to identify (app/routes/recognize.py): a list, or one `embedding`."""
+    properties = {
+        "probes": {"type": "array", "minItems": 1, "maxItems": MAX_PROBES, "items": _EMBEDDING},
+        "embedding": {**_EMBEDDING, "description": "One probe, instead of probes"},
+        "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 5},
+        "model": {"enum": models, "description": "Default: the server's STUDIO_MODEL"},
+        "search": {"enum": list(SEARCH_PATHS), "default": "auto"},
+        "record_sighting": {"type": "boolean", "default": False},
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "oneOf": [{"required": ["probes"]}, {"required": ["embedding"]}],
+    }
+
 
 _SCHEMAS: dict[str, Any] = {
     "ValidationError": {
@@ -65,7 +204,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["source_system", "identities"],
         "additionalProperties": False,
         "properties": {
-            "source_system": {"type": "string", "minLength": 1, "maxLength": 50},
+            "source_system": _text(SOURCE_SYSTEM_MAX),
             "identities": {
                 "type": "array",
                 "items": {
@@ -73,10 +212,17 @@ _SCHEMAS: dict[str, Any] = {
                     "required": ["external_id"],
                     "additionalProperties": False,
                     "properties": {
-                        "external_id": {"type": ["string", "integer"], "maxLength": 255},
-                        "name": {"type": "string", "maxLength": 255},
+                        "external_id": _KEY,
+                        "name": {
+                            "anyOf": [_text(NAME_MAX, required=False), {"type": "null"}],
+                            "description": "Required for an upsert; a delete may omit it",
+                        },
                         "action": {"enum": ["upsert", "delete"], "default": "upsert"},
                     },
+                    # An upsert (the default action) names the person.
+                    "if": {"required": ["action"], "properties": {"action": {"const": "delete"}}},
+                    "then": {},
+                    "else": {"required": ["name"], "properties": {"name": _text(NAME_MAX)}},
                 },
             },
             "mode": {"enum": ["incremental", "full"], "default": "incremental"},
@@ -105,8 +251,14 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["source_system", "results"],
         "additionalProperties": False,
         "properties": {
-            "source_system": {"type": "string", "minLength": 1, "maxLength": 50},
-            "model": {"type": "string", "maxLength": 50, "default": "buffalo_l"},
+            "source_system": _text(SOURCE_SYSTEM_MAX),
+            "model": {
+                "anyOf": [
+                    _text(MODEL_MAX, required=False, only="A-Za-z0-9_.-"),
+                    {"type": "null"},
+                ],
+                "default": "buffalo_l",
+            },
             "results": {
                 "type": "array",
                 "items": {
@@ -114,8 +266,8 @@ _SCHEMAS: dict[str, Any] = {
                     "required": ["external_id", "name", "faces"],
                     "additionalProperties": False,
                     "properties": {
-                        "external_id": {"type": ["string", "integer"], "maxLength": 255},
-                        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "external_id": _KEY,
+                        "name": _text(NAME_MAX),
                         "faces": {
                             "type": "array",
                             "items": {
@@ -123,12 +275,7 @@ _SCHEMAS: dict[str, Any] = {
                                 "required": ["embedding"],
                                 "additionalProperties": False,
                                 "properties": {
-                                    "embedding": {
-                                        "type": "array",
-                                        "items": {"type": "number"},
-                                        "minItems": 512,
-                                        "maxItems": 512,
-                                    },
+                                    "embedding": _EMBEDDING,
                                     "confidence": {
                                         "type": ["number", "null"],
                                         "minimum": 0,
@@ -210,18 +357,30 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["source_system"],
                 "additionalProperties": False,
                 "properties": {
-                    "source_system": {"type": "string", "minLength": 1, "maxLength": 50},
+                    "source_system": _text(SOURCE_SYSTEM_MAX),
                     "photo_ids": {
                         "type": "array",
                         "items": _CATALOG_ID,
                         "minItems": 1,
-                        "maxItems": 10000,
+                        "maxItems": PHOTO_IDS_MAX,
                     },
                     "batch_id": _CATALOG_ID,
                 },
+                # The photos are named one way: a list or a batch.
+                "oneOf": [{"required": ["photo_ids"]}, {"required": ["batch_id"]}],
             },
-            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
-            "priority": {"type": "integer", "minimum": -100, "maximum": 100},
+            "max_attempts": {
+                "type": "integer",
+                "minimum": MAX_ATTEMPTS[0],
+                "maximum": MAX_ATTEMPTS[1],
+                "default": 5,
+            },
+            "priority": {
+                "type": "integer",
+                "minimum": PRIORITY[0],
+                "maximum": PRIORITY[1],
+                "default": 0,
+            },
         },
     },
     "Job": {
@@ -231,7 +390,7 @@ _SCHEMAS: dict[str, Any] = {
             "success": {"type": "boolean"},
             "job_id": {"type": "integer"},
             "job_type": {"type": "string"},
-            "state": {"enum": ["queued", "running", "retrying", "completed", "failed"]},
+            "state": {"enum": list(JOB_STATES)},
             "source_system": {"type": "string"},
             "config": {"type": "object"},
             "attempt": _COUNT,
@@ -252,48 +411,30 @@ _SCHEMAS: dict[str, Any] = {
             "updated_at": _TIMESTAMP,
         },
     },
-    "ClaimRequest": {
-        "type": "object",
-        "required": ["worker_id"],
-        "additionalProperties": False,
-        "properties": {
-            "worker_id": {"type": "string", "minLength": 1, "maxLength": 100},
-            "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
-        },
-    },
-    "LeaseRequest": {
-        "type": "object",
-        "required": ["lease_token"],
-        "properties": {
-            "lease_token": {"type": "string", "format": "uuid"},
-            "progress": {"type": "object", "description": "At most 4,096 bytes of JSON"},
-            "result": {"type": "object", "description": "At most 524,288 bytes of JSON"},
-            "error": {"type": "string", "description": "At most 4,096 bytes"},
-            "retryable": {"type": "boolean"},
-            "lease_seconds": {"type": "integer", "minimum": 10, "maximum": 3600},
-        },
-    },
-    "RecognizeRequest": {
-        "type": "object",
-        "properties": {
-            "probes": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 256,
-                "items": {
-                    "type": "array",
-                    "items": {"type": "number"},
-                    "minItems": 512,
-                    "maxItems": 512,
-                },
-            },
-            "embedding": {"type": "array", "items": {"type": "number"}},
-            "k": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
-            "model": {"type": "string"},
-            "search": {"enum": ["auto", "exact", "ann"]},
-            "record_sighting": {"type": "boolean", "default": False},
-        },
-    },
+    "ClaimRequest": _worker_request(
+        required=["worker_id"],
+        worker_id=_text(WORKER_ID_MAX),
+        lease_seconds=_LEASE_SECONDS,
+    ),
+    "HeartbeatRequest": _worker_request(
+        required=["lease_token"],
+        lease_token=_UUID,
+        progress=_JOB_FIELDS["progress"],
+        lease_seconds=_LEASE_SECONDS,
+    ),
+    "CompleteRequest": _worker_request(
+        required=["lease_token"],
+        lease_token=_UUID,
+        result=_JOB_FIELDS["result"],
+        progress=_JOB_FIELDS["progress"],
+    ),
+    "FailRequest": _worker_request(
+        required=["lease_token", "error"],
+        lease_token=_UUID,
+        error=_JOB_FIELDS["error"],
+        retryable={"type": "boolean", "default": True},
+        progress=_JOB_FIELDS["progress"],
+    ),
     "RecognizeResponse": {
         "type": "object",
         "required": ["success", "results"],
@@ -347,11 +488,54 @@ def _error_response(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
-_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
+}
+# Query parameters of each GET route. app/routes/common.py's query_args()
+# reads the same table, so a route refuses any parameter not listed here.
+_QUERY_TEXT = {"type": "string", "not": {"pattern": f"[{_CONTROL}]"}}
+QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "/api/identities/external": [
+        {
+            "name": "source_system",
+            "in": "query",
+            "schema": _QUERY_TEXT,
+            "description": "One source system; absent or empty: every one the token may see",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": IDENTITY_PAGE_MAX,
+                "default": 100,
+            },
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "schema": {**_QUERY_TEXT, "not": {"pattern": "[^A-Za-z0-9_-]"}},
+            "description": "The next_cursor of the page before; opaque",
+        },
+    ],
+    "/api/training/jobs": [
+        {"name": "state", "in": "query", "schema": {"enum": ["", *JOB_STATES]}},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": JOB_PAGE_MAX, "default": 50},
+        },
+    ],
+}
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document."""
+def document(default_model: str = "buffalo_l") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a server whose STUDIO_MODEL is `default_model`."""
+    models = sorted({default_model, *THRESHOLDS})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -447,20 +631,7 @@ def document() -> dict[str, Any]:
                         "Scope jobs:submit. Each job without its config, result and errors "
                         "(the job's own route has them)."
                     ),
-                    "parameters": [
-                        {
-                            "name": "state",
-                            "in": "query",
-                            "schema": {
-                                "enum": ["queued", "running", "retrying", "completed", "failed"]
-                            },
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-                        },
-                    ],
+                    "parameters": QUERY_PARAMETERS["/api/training/jobs"],
                     "responses": {
                         "200": _json({"type": "object"}, "Jobs"),
                         **_ERROR_RESPONSES,
@@ -498,7 +669,10 @@ def document() -> dict[str, Any]:
                         "summary": summary,
                         "description": "Scope jobs:work. 409 when the lease is no longer held.",
                         "parameters": [_JOB_ID],
-                        "requestBody": {"required": True, **_json(_ref("LeaseRequest"), "Lease")},
+                        "requestBody": {
+                            "required": True,
+                            **_json(_ref(f"{action.capitalize()}Request"), "Lease"),
+                        },
                         "responses": {
                             "200": _json({"type": "object"}, "Done"),
                             "404": _error_response("No such job"),
@@ -533,15 +707,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "External identities with embedding counts, one page at a time",
                     "description": "Scope identities:read. Pass next_cursor as cursor.",
-                    "parameters": [
-                        {"name": "source_system", "in": "query", "schema": {"type": "string"}},
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                        },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                    ],
+                    "parameters": QUERY_PARAMETERS["/api/identities/external"],
                     "responses": {
                         "200": _json(_ref("ExternalIdentitiesResponse"), "One page"),
                         **_ERROR_RESPONSES,
@@ -551,7 +717,7 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, "RecognizeRequest": _recognize_request(models)},
             "responses": {
                 "ValidationFailed": _error_response("Rejected; nothing was changed"),
                 "Unauthorized": _error_response("No token, or unknown, revoked or expired"),

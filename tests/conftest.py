@@ -121,6 +121,9 @@ def app(db_url):
     application = create_app({"database_url": db_url, "pool_size": 4})
     application.config["TESTING"] = True
     yield application
+    # Recognizers (made by /api/recognize) hold a LISTEN connection each.
+    for recognizer in application.extensions.get("studio_recognizers", {}).values():
+        recognizer.close()
     application.extensions["studio_pool"].close()
 
 

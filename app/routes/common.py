@@ -1,11 +1,16 @@
-"""What every route does: read the body as text, read whole-number args, reach the pool."""
+"""What every route does: read the body as text, read query args, reach the pool."""
 
 from __future__ import annotations
+
+import re
 
 from flask import current_app, request
 from psycopg_pool import ConnectionPool
 
 from app.errors import ApiError, invalid_field
+
+# A Flask rule's "<int:job_id>" is OpenAPI's "{job_id}".
+_RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def json_body_text() -> str:
@@ -26,11 +31,48 @@ def json_body_text() -> str:
     return text
 
 
-def whole_number_arg(name: str, default: int) -> int:
-    """A query parameter that must be a whole number. Raises ApiError 400."""
-    value = request.args.get(name, str(default))
-    if not value.isdigit():
-        raise invalid_field(name, "invalid_type", f"{name} must be a whole number")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Nine digits fit PostgreSQL's integer; every limit is far below that.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def query_args() -> dict[str, str]:
+    """The current route's query parameters, as its OpenAPI entry declares them.
+
+    Raises ApiError 400 for a parameter the route does not take (a typo such
+    as "limt" must not be silently ignored), one given twice, or a value with
+    a C0 or C1 control character, as in text fields (a NUL cannot even reach
+    PostgreSQL).
+    """
+    # Imported here: the document imports the routes' constants.
+    from app.openapi import QUERY_PARAMETERS
+
+    rule = _RULE_PARAMETER.sub(r"{\1}", request.url_rule.rule) if request.url_rule else ""
+    declared = {p["name"] for p in QUERY_PARAMETERS.get(rule, [])}
+    args: dict[str, str] = {}
+    for name, values in request.args.lists():
+        if name not in declared:
+            expected = ", ".join(sorted(declared)) or "none"
+            raise invalid_field(
+                name, "unknown_field", f"unknown query parameter; expected one of: {expected}"
+            )
+        if len(values) > 1:
+            raise invalid_field(name, "invalid_value", f"give {name} once")
+        if _CONTROL_CHARACTER.search(values[0]):
+            raise invalid_field(
+                name, "invalid_characters", f"{name} must not contain control characters"
+            )
+        args[name] = values[0]
+    return args
+
+
+def whole_number_arg(args: dict[str, str], name: str, default: int) -> int:
+    """A query parameter that must be a whole number (ASCII digits: "²" and "٣"
+    are not). Raises ApiError 400."""
+    value = args.get(name, str(default))
+    if not _WHOLE_NUMBER.fullmatch(value):
+        code = "out_of_range" if value.isascii() and value.isdigit() else "invalid_type"
+        raise invalid_field(name, code, f"{name} must be a whole number in range")
     return int(value)
 
 

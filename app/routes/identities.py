@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 
 from app import queries
 from app.auth import require
 from app.db import call_json
-from app.routes.common import json_body_text, pool, whole_number_arg
+from app.routes.common import json_body_text, pool, query_args, whole_number_arg
 
 bp = Blueprint("identities", __name__)
 
@@ -34,11 +34,12 @@ def ingest_embeddings():
 @require("identities:read")
 def external_identities():
     """One page of external identities with embedding counts."""
+    args = query_args()
     return call_json(
         pool(),
         queries.EXTERNAL_IDENTITIES,
-        request.args.get("source_system") or None,
-        whole_number_arg("limit", 100),
-        request.args.get("cursor") or None,
+        args.get("source_system") or None,
+        whole_number_arg(args, "limit", 100),
+        args.get("cursor") or None,
         g.caller.allowed_sources,
     )

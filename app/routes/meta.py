@@ -47,4 +47,4 @@ def readyz():
 @bp.get("/api/openapi.json")
 def openapi():
     """The OpenAPI 3 document of this API."""
-    return jsonify(document())
+    return jsonify(document(current_app.extensions["studio_settings"].model))

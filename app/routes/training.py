@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 
 from app import queries
 from app.auth import require
 from app.db import call_json
-from app.routes.common import json_body_text, pool, whole_number_arg
+from app.routes.common import json_body_text, pool, query_args, whole_number_arg
 
 bp = Blueprint("training", __name__)
 
@@ -70,10 +70,11 @@ def status(job_id: int):
 @require("jobs:submit")
 def jobs():
     """The newest jobs (optionally of one state) and counts by state."""
+    args = query_args()
     return call_json(
         pool(),
         queries.LIST_JOBS,
-        request.args.get("state") or None,
-        whole_number_arg("limit", 50),
+        args.get("state") or None,
+        whole_number_arg(args, "limit", 50),
         g.caller.allowed_sources,
     )
