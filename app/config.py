@@ -4,58 +4,98 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class ConfigError(ValueError):
+    """An environment variable holds a value that cannot be used; the message
+    names the variable."""
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the defaults DESIGN.md documents."""
+    """Everything configurable, with the defaults DESIGN.md documents. Each
+    setting names its environment variable and carries its help text (shown
+    by `studio --help` and the README's configuration table)."""
 
-    database_url: str | None = None
-    data_dir: Path = PROJECT_ROOT / ".data"
-    host: str = "127.0.0.1"
-    port: int = 5050
-    studio_url: str | None = None
-    studio_token: str | None = None
-    alfred_url: str = "http://alfred:8082"
-    alfred_token: str | None = None
-    model_root: Path | None = None
-    model: str = "buffalo_l"
-    max_body_bytes: int = 32 * 1024 * 1024
-    pool_size: int = 8
+    database_url: str | None = _setting(
+        None, "STUDIO_DATABASE_URL", "libpq URL of PostgreSQL with pgvector (unset: embedded)"
+    )
+    data_dir: Path = _setting(
+        PROJECT_ROOT / ".data", "STUDIO_DATA_DIR", "where the embedded server keeps its files"
+    )
+    host: str = _setting("127.0.0.1", "STUDIO_HOST", "where studio serve listens")
+    port: int = _setting(5050, "STUDIO_PORT", "the port studio serve listens on")
+    studio_url: str | None = _setting(None, "STUDIO_URL", "the API client commands call")
+    studio_token: str | None = _setting(None, "STUDIO_TOKEN", "the token they call it with")
+    alfred_url: str = _setting("http://alfred:8082", "ALFRED_URL", "the photo catalog")
+    alfred_token: str | None = _setting(None, "ALFRED_TOKEN", "the catalog's bearer token")
+    model_root: Path | None = _setting(
+        None, "STUDIO_MODEL_ROOT", "face model packs: ROOT/models/NAME (unset: ~/.insightface)"
+    )
+    model: str = _setting("buffalo_l", "STUDIO_MODEL", "the face model pack")
+    max_body_bytes: int = _setting(
+        32 * 1024 * 1024, "STUDIO_MAX_BODY_BYTES", "request body limit (413 past it)"
+    )
+    pool_size: int = _setting(8, "STUDIO_POOL_SIZE", "database connections per API process")
     # /metrics shows every source system's gallery and job counts, so it needs
     # a token with the metrics scope; STUDIO_METRICS_PUBLIC=1 opens it to a
     # scrape network that cannot send one.
-    metrics_public: bool = False
+    metrics_public: bool = _setting(
+        False, "STUDIO_METRICS_PUBLIC", "1: /metrics without a token (a scrape network)"
+    )
+    log_level: str = _setting("INFO", "STUDIO_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
+    log_format: str = _setting("text", "STUDIO_LOG_FORMAT", "text, or json (one object a line)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from STUDIO_* / ALFRED_* variables, then apply overrides."""
+        """Build settings from STUDIO_* / ALFRED_* variables, then apply
+        overrides. Raises ConfigError naming a variable whose value is wrong."""
         env = os.environ if env is None else env
-        data_dir = env.get("STUDIO_DATA_DIR")
-        model_root = env.get("STUDIO_MODEL_ROOT")
-        settings = cls(
-            database_url=env.get("STUDIO_DATABASE_URL") or None,
-            data_dir=Path(data_dir).resolve() if data_dir else cls.data_dir,
-            host=env.get("STUDIO_HOST", cls.host),
-            port=int(env.get("STUDIO_PORT", cls.port)),
-            studio_url=env.get("STUDIO_URL") or None,
-            studio_token=env.get("STUDIO_TOKEN") or None,
-            alfred_url=env.get("ALFRED_URL", cls.alfred_url),
-            alfred_token=env.get("ALFRED_TOKEN") or None,
-            model_root=Path(model_root) if model_root else None,
-            model=env.get("STUDIO_MODEL", cls.model),
-            max_body_bytes=int(env.get("STUDIO_MAX_BODY_BYTES", cls.max_body_bytes)),
-            pool_size=int(env.get("STUDIO_POOL_SIZE", cls.pool_size)),
-            metrics_public=env.get("STUDIO_METRICS_PUBLIC", "").strip().lower()
-            in ("1", "true", "yes", "on"),
-        )
+        values = {}
+        for item in fields(cls):
+            raw = env.get(item.metadata["env"])
+            if raw is not None and (raw.strip() or item.type in ("str", "int", "bool")):
+                values[item.name] = _parse(item, raw)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-        return replace(settings, **overrides)
+        return replace(cls(**values), **overrides)
+
+
+_CHOICES = {
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "log_format": ("TEXT", "JSON"),
+}
+
+
+def _parse(item: Any, raw: str) -> Any:
+    """One variable's value, as its setting's type wants it."""
+    name, text = item.metadata["env"], raw.strip()
+    if item.type == "int":
+        if not text.isascii() or not text.isdigit():
+            raise ConfigError(f"{name}={raw!r}: expected a whole number")
+        return int(text)
+    if item.type == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("", "0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
+    if "Path" in item.type:
+        return Path(text).resolve() if item.name == "data_dir" else Path(text)
+    if item.name in _CHOICES:
+        if text.upper() not in _CHOICES[item.name]:
+            choices = ", ".join(c.lower() for c in _CHOICES[item.name])
+            raise ConfigError(f"{name}={raw!r}: expected one of {choices}")
+        return text.upper() if item.name == "log_level" else text.lower()
+    return text if text or item.type == "str" else None
