@@ -9,12 +9,13 @@ role (`pip install '.[worker]'`).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from worker import logs
 
 # Only what --help needs is imported here: the models, OpenCV and the clients
 # load when the worker runs, so `studio --help` stays fast.
@@ -28,6 +29,7 @@ ENVIRONMENT = {
     "STUDIO_MODEL_ROOT": "where packs live: ROOT/models/NAME (default ~/.insightface)",
     "STUDIO_DET_SIZE": "detector input: auto (each photo's own size, default) or a long side",
     "STUDIO_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
+    "STUDIO_LOG_FORMAT": "text (default) or json: one object a line",
 }
 
 
@@ -41,6 +43,7 @@ class WorkerEnvironment:
     model_root: Path | None
     det_size: int | None
     log_level: str
+    log_format: str
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> WorkerEnvironment:
@@ -49,8 +52,11 @@ class WorkerEnvironment:
         if not studio_url:
             raise SystemExit("error: set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
         level = env.get("STUDIO_LOG_LEVEL", "INFO").upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        if level not in logs.LEVELS:
             raise SystemExit(f"error: STUDIO_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING, ERROR")
+        fmt = env.get("STUDIO_LOG_FORMAT", "text").lower()
+        if fmt not in ("text", "json"):
+            raise SystemExit(f"error: STUDIO_LOG_FORMAT={fmt!r}: use text or json")
         root = env.get("STUDIO_MODEL_ROOT")
         from worker.face_engine import parse_det_size
 
@@ -67,6 +73,7 @@ class WorkerEnvironment:
             model_root=Path(root) if root else None,
             det_size=det_size,
             log_level=level,
+            log_format=fmt,
         )
 
 
@@ -103,9 +110,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     from worker.studio_client import StudioClient
 
     config = WorkerEnvironment.read(os.environ if env is None else env)
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(config.log_level, config.log_format)
     try:
         engine = load_engine(config.model, config.model_root, config.det_size)
     except ModelNotFound as exc:

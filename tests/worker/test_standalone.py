@@ -41,3 +41,17 @@ def test_without_studio_url_the_worker_says_what_to_set():
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: set STUDIO_URL (and STUDIO_TOKEN) to the Studio API"
+
+
+def test_json_logs_are_one_object_a_line_with_extra_fields():
+    import json
+    import logging
+
+    from worker.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "face_embed_worker", "levelname": "INFO", "msg": "job %s done", "args": (7,)}
+    )
+    record.job_id = 7
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry | {"message": "job 7 done", "job_id": 7, "level": "INFO"} == entry
