@@ -1,0 +1,66 @@
+"""Where the client commands send their calls: the API when STUDIO_URL is set,
+else straight to the SQL functions."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Any
+
+import psycopg
+
+from app import embedded_db, migrations, queries
+from app.config import Settings
+from app.errors import from_database_error
+from worker.studio_client import StudioClient, StudioError
+
+
+class DatabaseBackend:
+    """The client commands, straight to the SQL functions (no server needed)."""
+
+    def __init__(self, conninfo: str):
+        self.conninfo = conninfo
+        self.caller = f"cli:{getpass.getuser()}"
+
+    def _call(self, query: str, *args: Any) -> Any:
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                return conn.execute(query, args).fetchone()[0]
+        except psycopg.Error as exc:
+            error = from_database_error(exc)
+            raise StudioError(error.status, error.body()) from exc
+
+    def sync(self, payload: str | dict) -> dict:
+        return self._call(queries.SYNC_IDENTITIES, _text(payload), self.caller, None)
+
+    def ingest(self, payload: str | dict) -> dict:
+        return self._call(queries.INGEST_EMBEDDINGS, _text(payload), self.caller, None)
+
+    def identities(
+        self, source_system: str | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> dict:
+        return self._call(queries.EXTERNAL_IDENTITIES, source_system, limit, cursor, None)
+
+
+def _text(payload: str | dict) -> str:
+    return payload if isinstance(payload, str) else json.dumps(payload)
+
+
+def backend(settings: Settings) -> StudioClient | DatabaseBackend:
+    """The API at STUDIO_URL when set (with STUDIO_TOKEN), else the database directly."""
+    if settings.studio_url:
+        return StudioClient(settings.studio_url, settings.studio_token)
+    return DatabaseBackend(migrated_url(settings))
+
+
+def migrated_url(settings: Settings) -> str:
+    url = embedded_db.database_url(settings)
+    if not settings.database_url:
+        migrations.migrate(url)  # the embedded database is ours to keep current
+    return url
+
+
+def studio_client(settings: Settings) -> StudioClient:
+    if not settings.studio_url:
+        raise SystemExit("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
+    return StudioClient(settings.studio_url, settings.studio_token)

@@ -1,0 +1,131 @@
+"""What Studio holds of a source system: list, delete, export, import, audit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import psycopg
+
+from app import queries
+from app.cli.backend import backend, migrated_url
+from app.cli.output import print_json, print_table, report, when
+from app.cli.sync import sync_and_print
+from app.config import Settings
+from worker.studio_client import StudioError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    identities = sub.add_parser("identities", help="list (or delete) external identities")
+    identities.add_argument("--source-system")
+    identities.add_argument("--json", action="store_true")
+    identities.set_defaults(func=cmd_identities)
+    identities_sub = identities.add_subparsers(dest="identities_command")
+    delete = identities_sub.add_parser("delete", help="erase people and all their vectors")
+    delete.add_argument("external_ids", nargs="+", metavar="EXTERNAL_ID")
+    delete.add_argument("--source-system", required=True)
+    delete.set_defaults(func=cmd_identities_delete)
+
+    export = sub.add_parser("export", help="a source system's identities and vectors, to a file")
+    export.add_argument("file")
+    export.add_argument("--source-system", required=True)
+    export.set_defaults(func=cmd_export)
+    import_ = sub.add_parser("import", help="import an export (idempotent)")
+    import_.add_argument("file")
+    import_.set_defaults(func=cmd_import)
+
+    audit = sub.add_parser("audit", help="the journal of sync and ingest calls")
+    audit.add_argument("--source-system")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.set_defaults(func=cmd_audit)
+
+
+def cmd_identities(args: argparse.Namespace, settings: Settings) -> int:
+    client = backend(settings)
+    rows: list[dict] = []
+    cursor = None
+    try:
+        while True:
+            page = client.identities(args.source_system, 1000, cursor)
+            rows += page["identities"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    except StudioError as exc:
+        return report(exc)
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["source_system", "external_id", "name", "embeddings", "last_seen"],
+        [
+            [
+                r["source_system"],
+                r["external_id"],
+                r["name"],
+                str(r["embedding_count"]),
+                when(r["last_seen"]),
+            ]
+            for r in rows
+        ],
+    )
+    print(f"{len(rows)} identities")
+    return 0
+
+
+def cmd_identities_delete(args: argparse.Namespace, settings: Settings) -> int:
+    """Erase people: their identity and every embedding; a tombstone and an audit
+    entry with counts stay, never the name or a vector."""
+    payload = {
+        "source_system": args.source_system,
+        "identities": [{"external_id": e, "action": "delete"} for e in args.external_ids],
+    }
+    return sync_and_print(settings, payload)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.gallery_export import export_gallery
+
+    gallery = export_gallery(migrated_url(settings), args.source_system)
+    Path(args.file).write_text(json.dumps(gallery))
+    faces = sum(len(f) for f in gallery["embeddings"].values())
+    print(f"exported {len(gallery['identities'])} identities, {faces} embeddings to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.gallery_export import import_gallery
+
+    try:
+        totals = import_gallery(backend(settings), json.loads(Path(args.file).read_text()))
+    except StudioError as exc:
+        return report(exc)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_json(totals)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    with psycopg.connect(migrated_url(settings)) as conn:
+        rows = conn.execute(
+            queries.AUDIT_JOURNAL, {"source": args.source_system, "limit": args.limit}
+        ).fetchall()
+    print_table(
+        ["when", "operation", "source", "caller", "dry run", "counts"],
+        [
+            [
+                when(at),
+                op,
+                source,
+                caller,
+                "yes" if dry else "",
+                json.dumps(counts, sort_keys=True),
+            ]
+            for at, op, source, caller, dry, counts in rows
+        ],
+    )
+    return 0

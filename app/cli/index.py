@@ -1,0 +1,60 @@
+"""`studio index`: the gallery's HNSW index, one per model."""
+
+from __future__ import annotations
+
+import argparse
+
+import psycopg
+
+from app.cli.backend import migrated_url
+from app.cli.output import print_table
+from app.config import Settings
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    index = sub.add_parser("index", help="the gallery's HNSW index: status, build, drop, ensure")
+    index_sub = index.add_subparsers(dest="index", required=True)
+    index_sub.add_parser("status", help="references, index and advice per model").set_defaults(
+        func=cmd_index
+    )
+    index_build = index_sub.add_parser("build", help="CREATE INDEX CONCURRENTLY for a model")
+    index_build.add_argument("--model", default="buffalo_l")
+    index_build.add_argument("--m", type=int, default=16)
+    index_build.add_argument("--ef-construction", type=int, default=64)
+    index_build.set_defaults(func=cmd_index)
+    index_drop = index_sub.add_parser("drop", help="drop a model's index (before a big backfill)")
+    index_drop.add_argument("--model", default="buffalo_l")
+    index_drop.set_defaults(func=cmd_index)
+    index_sub.add_parser("ensure", help="build what the policy calls for (cron)").set_defaults(
+        func=cmd_index
+    )
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from app import gallery_index
+
+    url = migrated_url(settings)
+    if args.index == "build":
+        name = gallery_index.build(url, args.model, m=args.m, ef_construction=args.ef_construction)
+        print(f"built {name}")
+    elif args.index == "drop":
+        print(f"dropped {gallery_index.drop(url, args.model)}")
+    elif args.index == "ensure":
+        built = gallery_index.ensure(url)
+        print(f"built {', '.join(built)}" if built else "nothing to build")
+    with psycopg.connect(url) as conn:
+        rows = gallery_index.status(conn)
+    print_table(
+        ["model", "references", "index", "size", "advice"],
+        [
+            [
+                s.model,
+                f"{s.references:,}",
+                s.index or "-",
+                f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes else "-",
+                s.advice,
+            ]
+            for s in rows
+        ],
+    )
+    return 0

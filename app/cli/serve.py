@@ -1,0 +1,102 @@
+"""`studio serve`: the API under gunicorn, on the embedded database or STUDIO_DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+
+import psycopg
+
+from app import embedded_db, migrations, queries
+from app.config import Settings
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="serve the API with gunicorn")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from app import create_app
+    from app.server import GunicornServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings.from_env(**{**settings.__dict__, **overrides})
+    url = embedded_db.database_url(settings)
+    if settings.database_url:
+        with psycopg.connect(url) as conn:
+            if migrations.current_version(conn) < migrations.load_migrations()[-1].version:
+                print("the database is behind this code: run `studio migrate`", file=sys.stderr)
+                return 2
+    else:
+        applied = migrations.migrate(url)
+        if applied:
+            print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
+    first_token = _first_admin_token(url) if not settings.database_url else None
+    _banner(settings, first_token)
+    if not settings.database_url:
+        # The embedded server is ours: if it dies, start it again rather than
+        # answer 503 until someone notices. Registered after the server's own
+        # exit handler, so it stops watching before that handler stops it.
+        supervisor = embedded_db.Supervisor(settings.data_dir).start()
+        atexit.register(supervisor.stop)
+        os.environ[embedded_db.SUPERVISOR_STATE_ENV] = str(supervisor.state_file)
+    serving = Settings.from_env(**{**settings.__dict__, "database_url": url})
+    # Counters shared by gunicorn's worker processes (app/metrics.py).
+    metrics_dir = tempfile.mkdtemp(prefix="studio-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+    from prometheus_client import values
+
+    # Chosen when prometheus_client was imported, before the directory was
+    # set; labelled series are created in the workers, after this.
+    values.ValueClass = values.get_value_class()
+    GunicornServer(
+        lambda: create_app(serving), settings.host, settings.port, workers=args.workers
+    ).run()
+    return 0
+
+
+def _first_admin_token(url: str) -> str | None:
+    """On a fresh embedded database, make one admin token so the API is usable at once."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT count(*) FROM api_tokens").fetchone()[0]:
+            return None
+        return conn.execute(
+            queries.CREATE_TOKEN, ("local-admin", ["admin"], None, None)
+        ).fetchone()[1]
+
+
+def _banner(settings: Settings, first_token: str | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"GroundTruth Studio identity sync listening on {base}",
+        f"  health:  curl {base}/healthz",
+        f"  API doc: {base}/api/openapi.json",
+        "  Every /api route needs a token: Authorization: Bearer <token>",
+    ]
+    if first_token:
+        lines += [
+            "  A first admin token was created (shown once, keep it):",
+            f"    {first_token}",
+        ]
+    lines += [
+        "  Make a token:  .venv/bin/studio token create --name alfred \\",
+        "                   --scope identities:write --scope embeddings:write \\",
+        "                   --scope identities:read --source alfred_catalog",
+        f"  Try it:        curl -H 'Authorization: Bearer <token>' {base}/api/identities/external",
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
