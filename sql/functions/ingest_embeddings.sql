@@ -50,6 +50,7 @@ DECLARE
     v_errors      jsonb;
     v_shape_ok    boolean;
     v_any_zero    boolean;
+    v_any_tiny    boolean;
     v_external_id text[];
     v_vector      vector(512)[];
     v_confidence  real[];
@@ -139,20 +140,28 @@ BEGIN
     IF jsonb_typeof(v_results) = 'array' THEN
         BEGIN
             SELECT coalesce(bool_and(shape_ok), true), coalesce(bool_or(vector_norm(vec) = 0), false),
-                   array_agg(ext), array_agg(vec), array_agg(conf)
-              INTO v_shape_ok, v_any_zero, v_external_id, v_vector, v_confidence
+                   coalesce(bool_or(tiny), false), array_agg(ext), array_agg(vec), array_agg(conf)
+              INTO v_shape_ok, v_any_zero, v_any_tiny, v_external_id, v_vector, v_confidence
               FROM (
                 -- The same normalised key as r_keys (one pure function).
                 SELECT studio_normalized_text(r.item -> 'external_id') AS ext, checked.shape_ok,
-                       CASE WHEN checked.shape_ok THEN (e.emb #>> '{}')::vector(512) END AS vec,
-                       CASE WHEN checked.shape_ok THEN (e.conf #>> '{}')::real END AS conf
+                       CASE WHEN checked.shape_ok THEN e.emb_text::vector(512) END AS vec,
+                       -- float4 input refuses a confidence that overflows or
+                       -- underflows (1e-46), which sends the call to the face walk.
+                       CASE WHEN checked.shape_ok THEN (e.conf #>> '{}')::real END AS conf,
+                       -- pgvector stores a component that underflows as 0
+                       -- without a word; numeric prints one as 0.000...,
+                       -- 44 zeros or more: those faces get the face walk too.
+                       checked.shape_ok
+                       AND strpos(e.emb_text, '.00000000000000000000000000000000000000000000') > 0 AS tiny
                 FROM jsonb_array_elements(v_results) WITH ORDINALITY AS r (item, ord)
                 CROSS JOIN LATERAL jsonb_array_elements(
                     CASE WHEN jsonb_typeof(r.item -> 'faces') = 'array' THEN r.item -> 'faces' END)
                     WITH ORDINALITY AS f (face, ord)
                 -- Fenced (OFFSET 0) so each face's fields are extracted once,
                 -- not once per expression that reads them.
-                CROSS JOIN LATERAL (SELECT f.face -> 'embedding' AS emb, f.face -> 'confidence' AS conf
+                CROSS JOIN LATERAL (SELECT f.face -> 'embedding' AS emb, f.face -> 'confidence' AS conf,
+                                           f.face -> 'embedding' #>> '{}' AS emb_text
                                     OFFSET 0) AS e
                 CROSS JOIN LATERAL (SELECT CASE
                     WHEN jsonb_typeof(f.face) <> 'object' THEN false
@@ -174,8 +183,16 @@ BEGIN
         END;
 
         -- A zero vector has no direction: it would match nothing, or everything.
-        IF v_cast_failed OR NOT v_shape_ok OR v_any_zero THEN
+        IF v_cast_failed OR NOT v_shape_ok OR v_any_zero OR v_any_tiny THEN
             v_errors := v_errors || studio_ingest_face_errors(v_results);
+            -- The fast pass left a face out (its cast failed, or its shape
+            -- was wrong) yet the walk named no error: never store the rest
+            -- and answer success, refuse the call.
+            IF jsonb_array_length(v_errors) = 0 AND (v_cast_failed OR NOT v_shape_ok OR v_any_zero) THEN
+                v_errors := jsonb_build_array(studio_error(
+                    NULL, NULL, 'results', 'invalid_value',
+                    'a face holds a value that cannot be stored as given; nothing was stored'));
+            END IF;
         END IF;
     END IF;
 

@@ -2,9 +2,11 @@
 --
 -- Every error of one face of an ingest payload, as a JSON array (empty when
 -- the face is fine): shape (an object with only embedding and confidence),
--- confidence (a number from 0 to 1), embedding (required, an array of
--- exactly 512 numbers, not all zero, each a finite 32-bit float), privacy
--- (photo fields, URLs or image data hidden in it). `field` is the face's
+-- confidence (a number from 0 to 1 that a 32-bit float holds), embedding
+-- (required, an array of exactly 512 numbers, not all zero), each number
+-- one a 32-bit float holds as given (studio_float4_fits: no overflow, no
+-- underflow to zero; the message names the component, 'embedding[17]'),
+-- privacy (photo fields, URLs or image data hidden in it). `field` is the face's
 -- path, e.g. 'faces[3]'. studio_ingest_face_errors() calls it once a face,
 -- so the whole walk is linear in the number of faces.
 -- Example: SELECT studio_face_errors('{"embedding": []}', 0, '15', 'faces[0]');
@@ -20,6 +22,10 @@ DECLARE
     v_errors     jsonb[] := '{}';
     v_confidence jsonb := p_face -> 'confidence';
     v_embedding  jsonb := p_face -> 'embedding';
+    v_text       text;
+    v_vector     vector(512);
+    v_cast_error text;
+    v_found      integer;
 BEGIN
     IF jsonb_typeof(p_face) <> 'object' THEN
         RETURN jsonb_build_array(studio_error(p_index, p_external_id, p_field, 'invalid_type',
@@ -36,6 +42,11 @@ BEGIN
         v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.confidence',
                                              'out_of_range', 'confidence must be from 0 to 1 (got '
                                              || v_confidence::text || ')');
+    ELSIF jsonb_typeof(v_confidence) = 'number' AND NOT studio_float4_fits(v_confidence) THEN
+        v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.confidence',
+                                             'out_of_range',
+                                             'confidence cannot be stored as a 32-bit float: '
+                                             'it is so small that it would be stored as 0');
     END IF;
 
     IF v_embedding IS NULL THEN
@@ -57,16 +68,39 @@ BEGIN
                              || ARRAY(SELECT e FROM studio_privacy_scan(
                                     v_embedding, p_field || '.embedding', p_index, p_external_id) AS e);
     ELSE
+        v_text := v_embedding #>> '{}';
         BEGIN
-            IF vector_norm((v_embedding #>> '{}')::vector(512)) = 0 THEN
+            v_vector := v_text::vector(512);
+        EXCEPTION WHEN data_exception THEN
+            v_cast_error := SQLERRM;
+        END;
+        v_found := cardinality(v_errors);
+        -- A number past float4's range fails the cast above; one so small it
+        -- underflows to 0 passes it (pgvector stores 0) and is found by its
+        -- run of zeros: numeric prints 1e-46 as 0.000...0001.
+        IF v_cast_error IS NOT NULL OR strpos(v_text, '.00000000000000000000000000000000000000000000') > 0 THEN
+            v_errors := v_errors || ARRAY(
+                SELECT studio_error(p_index, p_external_id, p_field || '.embedding', 'out_of_range',
+                                    format('embedding[%s] does not fit a 32-bit float: it is %s',
+                                           c.ord - 1,
+                                           CASE WHEN abs(c.x::numeric) > 1 THEN 'too large'
+                                                ELSE 'so small that it would be stored as 0' END))
+                FROM jsonb_array_elements(v_embedding) WITH ORDINALITY AS c (x, ord)
+                WHERE (abs(c.x::numeric) > 1e38 OR (c.x::numeric <> 0 AND abs(c.x::numeric) < 1e-44))
+                  AND NOT studio_float4_fits(c.x)
+                ORDER BY c.ord);
+        END IF;
+        IF cardinality(v_errors) = v_found THEN
+            IF v_cast_error IS NOT NULL THEN
+                v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.embedding',
+                                                     'out_of_range',
+                                                     'embedding values must be finite 32-bit floats: '
+                                                     || v_cast_error);
+            ELSIF vector_norm(v_vector) = 0 THEN
                 v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.embedding',
                                                      'zero_vector', 'embedding must not be all zeros');
             END IF;
-        EXCEPTION WHEN data_exception THEN
-            v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.embedding',
-                                                 'out_of_range',
-                                                 'embedding values must be finite 32-bit floats: ' || SQLERRM);
-        END;
+        END IF;
     END IF;
     RETURN to_jsonb(v_errors);
 END

@@ -169,6 +169,59 @@ def test_rejection_reports_every_bad_face_and_changes_nothing(conn):
     assert table_digest(conn) == before
 
 
+def _raw_payload(confidence: str = "0.9", component: str = "0.5") -> str:
+    """Two good people and one face holding a JSON number as written (Python's
+    json cannot write 1e-400)."""
+    good = json.dumps(payload(person("1", "Ada", face(1)), person("2", "Bob", face(2))))
+    embedding = ", ".join([*map(repr, vector(3, 511)), component])
+    bad = (
+        f'{{"external_id": "3", "name": "Cy", "faces": [{json.dumps(face(4))}, '
+        f'{{"embedding": [{embedding}], "confidence": {confidence}}}]}}'
+    )
+    return good[: good.rindex("]")] + ", " + bad + "]}"
+
+
+@pytest.mark.parametrize(
+    ("confidence", "component", "field"),
+    [
+        ("1e-46", "0.5", "faces[1].confidence"),
+        ("1e-400", "0.5", "faces[1].confidence"),
+        ("-1e-46", "0.5", "faces[1].confidence"),
+        ("1e100000", "0.5", "faces[1].confidence"),
+        ("0.9", "1e39", "faces[1].embedding"),
+        ("0.9", "-1e39", "faces[1].embedding"),
+        ("0.9", "1e-46", "faces[1].embedding"),
+        ("0.9", "-5e-46", "faces[1].embedding"),
+        ("0.9", "1e-400", "faces[1].embedding"),
+    ],
+)
+def test_a_number_a_float_cannot_hold_is_refused_naming_item_face_and_field(
+    conn, confidence, component, field
+):
+    """One such number used to make the call store nothing and answer success."""
+    before = table_digest(conn)
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+        conn.execute("SELECT ingest_embeddings(%s::jsonb)", (_raw_payload(confidence, component),))
+    errors = json.loads(info.value.diag.message_detail)
+    assert [(e["index"], e["external_id"], e["field"]) for e in errors] == [(2, "3", field)]
+    assert errors[0]["code"] == "out_of_range"
+    if field.endswith("embedding"):
+        assert "embedding[511]" in errors[0]["message"]
+    assert table_digest(conn) == before
+
+
+@pytest.mark.parametrize(
+    ("confidence", "component"),
+    [("1e-40", "0.5"), ("0.9", "1e-40"), ("0.9", "-3.4e38"), ("0", "0")],
+)
+def test_a_number_a_float_holds_is_stored(conn, confidence, component):
+    result = conn.execute(
+        "SELECT ingest_embeddings(%s::jsonb)", (_raw_payload(confidence, component),)
+    ).fetchone()[0]
+    assert result["embeddings_stored"] == 4
+    assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 4
+
+
 def test_external_identity_refuses_a_source_image_path(conn):
     call(conn, "ingest_embeddings", payload(person("15", "Ada", face(1))))
     with pytest.raises(psycopg.errors.CheckViolation):
