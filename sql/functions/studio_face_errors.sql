@@ -41,7 +41,10 @@ BEGIN
     ELSIF jsonb_typeof(v_confidence) = 'number' AND v_confidence::numeric NOT BETWEEN 0 AND 1 THEN
         v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.confidence',
                                              'out_of_range', 'confidence must be from 0 to 1 (got '
-                                             || v_confidence::text || ')');
+                                             -- 1e100000 prints as 100,001 digits: echo a few.
+                                             || CASE WHEN length(v_confidence::text) > 40
+                                                     THEN left(v_confidence::text, 39) || '…'
+                                                     ELSE v_confidence::text END || ')');
     ELSIF jsonb_typeof(v_confidence) = 'number' AND NOT studio_float4_fits(v_confidence) THEN
         v_errors := v_errors || studio_error(p_index, p_external_id, p_field || '.confidence',
                                              'out_of_range',

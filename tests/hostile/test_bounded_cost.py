@@ -67,3 +67,78 @@ def test_rejecting_twenty_thousand_bad_faces_is_linear(conn, kinds):
     assert len(errors) == 1001 and errors[-1]["code"] == "too_many_errors"
     assert errors[0]["index"] == 0 and errors[0]["field"].startswith("faces[0]")
     assert table_digest(conn) == before
+
+
+MAX_DETAIL_CHARS = 262_144
+
+huge_values = st.sampled_from(
+    [
+        "1e100000",
+        '"' + "x" * 300_000 + '"',
+        '"' + "\\u0001" * 50_000 + '"',
+        '"' + "é" * 100_000 + '"',
+        "[" + ",".join(["1e39"] * 512) + "]",
+    ]
+)
+
+
+@st.composite
+def hostile_payloads(draw) -> tuple[str, str]:
+    """A refused payload, as JSON text, whose errors would echo huge values."""
+    count = draw(st.integers(1, 2_000))
+    value = draw(huge_values)
+    kind = draw(st.sampled_from(["confidence", "key", "external_id", "field", "name"]))
+    if kind == "confidence":
+        face = f'{{"embedding": [], "confidence": {value}}}'
+        results = [f'{{"external_id": "1", "name": "A", "faces": [{", ".join([face] * count)}]}}']
+        return "ingest_embeddings", f'{{"source_system": "s", "results": [{", ".join(results)}]}}'
+    if kind == "key":
+        item = f'{{"external_id": "1", "name": "A", "{"k" * 100_000}": {value}}}'
+    elif kind == "external_id":
+        item = '{"external_id": "' + "x" * 300_000 + '", "name": "A", "extra": 1}'
+    elif kind == "field":
+        item = f'{{"external_id": "1", "name": {{"{"photo_url" * 20_000}": 1}}}}'
+    else:
+        item = f'{{"external_id": "1", "name": {value}}}'
+    items = ", ".join([item] * min(count, 50))
+    return "sync_identities", f'{{"source_system": "s", "identities": [{items}]}}'
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=hostile_payloads())
+def test_a_refusal_is_small_whatever_the_payload_echoes(conn, case):
+    function, body = case
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+        conn.execute(f"SELECT {function}(%s::jsonb)", (body,))
+    detail = info.value.diag.message_detail
+    errors = json.loads(detail)
+    assert len(detail) <= MAX_DETAIL_CHARS, (len(detail), len(errors))
+    assert len(errors) <= 1001
+    for error in errors:
+        for key in ("external_id", "field"):
+            assert len(error[key] or "") <= 255
+        assert len(error["message"]) <= 500
+    if len(errors) < json.loads(info.value.diag.message_primary.split()[2]):
+        assert errors[-1]["code"] == "too_many_errors"
+
+
+def test_a_huge_confidence_is_not_echoed_in_full(client, conn, admin_token):
+    """A 7 KB request with 1e100000 confidences used to be answered with 30 MB."""
+    face = '{"embedding": [], "confidence": 1e100000}'
+    body = (
+        '{"source_system": "alfred_catalog", "results": [{"external_id": "1", "name": "A", '
+        f'"faces": [{", ".join([face] * 170)}]}}]}}'
+    )
+    assert len(body) < 8_000
+    response = client.post(
+        "/api/identities/ingest-embeddings",
+        data=body,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert len(response.data) < 100_000, len(response.data)
+    assert "1000000000" in response.get_json()["errors"][0]["message"]
