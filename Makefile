@@ -72,6 +72,7 @@ psql: install-serve  ## psql on Studio's database, started if need be
 
 bench: install  ## Benchmarks against their physical limits; writes docs/benchmarks.md
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/reject_bench.py
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/recognition_bench.py
 

@@ -120,7 +120,7 @@ def main() -> None:
     write_section(
         "reject",
         "Rejecting bad payloads: cost against parsing, 1k to 100k bad items",
-        "python bench/reject_bench.py  # each size once",
+        "make bench  # bench/reject_bench.py",
         lines,
     )
 
