@@ -27,7 +27,7 @@ BEGIN
     UPDATE jobs
     SET state = 'running', attempt = attempt + 1, lease_token = gen_random_uuid(),
         lease_expires_at = p_now + make_interval(
-            secs => coalesce((p_request ->> 'lease_seconds')::integer, 300)),
+            secs => coalesce(studio_whole_number(p_request -> 'lease_seconds')::integer, 300)),
         worker_id = p_request ->> 'worker_id', started_at = coalesce(started_at, p_now),
         updated_at = p_now
     WHERE job_id = (

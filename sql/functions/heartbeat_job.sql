@@ -30,7 +30,7 @@ BEGIN
                             p_allowed_sources);
     UPDATE jobs
     SET lease_expires_at = p_now + make_interval(
-            secs => coalesce((p_request ->> 'lease_seconds')::integer, 300)),
+            secs => coalesce(studio_whole_number(p_request -> 'lease_seconds')::integer, 300)),
         progress = coalesce(p_request -> 'progress', progress),
         updated_at = p_now
     WHERE job_id = p_job_id

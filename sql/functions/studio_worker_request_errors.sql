@@ -2,7 +2,8 @@
 --
 -- Every error in a worker's request body (claim, heartbeat, complete,
 -- fail), as a JSON array for studio_raise_invalid(): unknown fields,
--- worker_id (1-100 characters), lease_seconds (10-3600), lease_token (a
+-- worker_id (1-100 characters), lease_seconds (a whole JSON number from 10
+-- to 3600, studio_whole_number: 300 or 300.0, never "300"), lease_token (a
 -- UUID, required when needs_lease), progress (an object), error (a
 -- non-empty string) and retryable (a boolean); no value in progress,
 -- result or error may be a URL, a path or image data.
@@ -31,8 +32,8 @@ LANGUAGE sql IMMUTABLE AS $$
         SELECT studio_error(NULL, NULL, 'lease_seconds', 'out_of_range',
                             'lease_seconds must be a whole number from 10 to 3600')
         WHERE p_request ? 'lease_seconds'
-          AND ((p_request ->> 'lease_seconds') !~ '^[0-9]+$'
-               OR (p_request ->> 'lease_seconds')::numeric NOT BETWEEN 10 AND 3600)
+          AND coalesce(studio_whole_number(p_request -> 'lease_seconds') NOT BETWEEN 10 AND 3600,
+                       true)
         UNION ALL
         SELECT studio_error(NULL, NULL, 'lease_token', 'required',
                             'lease_token (the UUID claim_job gave) is required')

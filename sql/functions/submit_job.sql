@@ -6,7 +6,8 @@
 --   -> {"success": true, "job_id": 7, "state": "queued", ...}
 -- config names the photos either as "photo_ids" (1 to 10,000 IDs) or as one
 -- "batch_id", never both. Each ID must be able to travel as one catalog URL
--- segment (studio_catalog_id_error). Optional: "max_attempts" (1-10,
+-- segment (studio_catalog_id_error); a numeric one is stored as an integer
+-- (15.0 is 15). Optional: "max_attempts" (1-10,
 -- default 5: a job that fails ten times will not pass on the eleventh),
 -- "priority" (-100..100, default 0, higher first). Photos are named by ID
 -- only: a URL or path anywhere is refused like every other payload.
@@ -77,23 +78,32 @@ BEGIN
         WHERE e IS NOT NULL
         UNION ALL
         SELECT studio_error(NULL, NULL, 'max_attempts', 'out_of_range', 'max_attempts must be 1 to 10')
-        WHERE p_payload ? 'max_attempts' AND (jsonb_typeof(p_payload -> 'max_attempts') <> 'number'
-              OR (p_payload ->> 'max_attempts') !~ '^[0-9]+$'
-              OR (p_payload -> 'max_attempts')::numeric NOT BETWEEN 1 AND 10)
+        WHERE p_payload ? 'max_attempts'
+          AND coalesce(studio_whole_number(p_payload -> 'max_attempts') NOT BETWEEN 1 AND 10, true)
         UNION ALL
         SELECT studio_error(NULL, NULL, 'priority', 'out_of_range', 'priority must be an integer from -100 to 100')
-        WHERE p_payload ? 'priority' AND (jsonb_typeof(p_payload -> 'priority') <> 'number'
-              OR (p_payload ->> 'priority') !~ '^-?[0-9]+$'
-              OR (p_payload -> 'priority')::numeric NOT BETWEEN -100 AND 100)
+        WHERE p_payload ? 'priority'
+          AND coalesce(studio_whole_number(p_payload -> 'priority') NOT BETWEEN -100 AND 100, true)
     ) AS all_errors;
     PERFORM studio_raise_invalid(v_errors);
     PERFORM studio_require_source(v_config ->> 'source_system', p_allowed_sources);
 
+    -- A numeric ID is kept as the integer it is (15.0 -> 15), so that the
+    -- worker asks the catalog for photo 15, not "15.0".
+    v_config := v_config
+        || CASE WHEN v_config ? 'batch_id' THEN jsonb_build_object(
+               'batch_id', coalesce(to_jsonb(studio_whole_number(v_config -> 'batch_id')),
+                                    v_config -> 'batch_id')) ELSE '{}' END
+        || CASE WHEN v_config ? 'photo_ids' THEN jsonb_build_object('photo_ids', (
+               SELECT jsonb_agg(coalesce(to_jsonb(studio_whole_number(p.id)), p.id) ORDER BY p.ord)
+               FROM jsonb_array_elements(v_config -> 'photo_ids') WITH ORDINALITY AS p (id, ord)))
+           ELSE '{}' END;
+
     INSERT INTO jobs (job_type, source_system, config, max_attempts, priority, run_after,
                       submitted_by, created_at, updated_at)
     VALUES (p_payload ->> 'job_type', v_config ->> 'source_system', v_config,
-            coalesce((p_payload ->> 'max_attempts')::integer, 5),
-            coalesce((p_payload ->> 'priority')::smallint, 0),
+            coalesce(studio_whole_number(p_payload -> 'max_attempts')::integer, 5),
+            coalesce(studio_whole_number(p_payload -> 'priority')::smallint, 0),
             p_now, coalesce(p_caller, session_user), p_now, p_now)
     RETURNING * INTO v_job;
     PERFORM pg_notify('studio_jobs', v_job.job_id::text);
