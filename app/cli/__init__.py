@@ -1,44 +1,58 @@
 """The `studio` command: one module a command group, each with its parser setup
-and its commands; main() parses, runs the command and handles its errors."""
+and its commands; main() parses, runs the command and is the one place that
+turns what a command raises into a line on stderr and an exit status."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import fields
 
 import psycopg
 
 from app import migrations
 from app.cli import database, identities, index, pipeline, recognize, serve, sync, tokens
-from app.config import Settings
+from app.cli.output import CommandError, report
+from app.cli.parsing import Parser, environment, package_version
+from app.config import ConfigError, Settings
+from worker.studio_client import StudioError
 
 # In the order `studio --help` lists them.
 GROUPS = (serve, database, tokens, sync, pipeline, recognize, index, identities)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="studio", description="GroundTruth Studio identity sync: names, keys and vectors."
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="studio",
+        description="GroundTruth Studio identity sync: names, keys and vectors. "
+        "`studio COMMAND --help` shows a command's options, their defaults and "
+        "the environment variables it reads.",
+        epilog=environment(*(item.name for item in fields(Settings))),
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.add_commands(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "psql":
         args.psql_args = extra + args.psql_args  # psql's own options pass through
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    settings = Settings.from_env()
     try:
-        return args.func(args, settings)
-    except migrations.MigrationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (psycopg.OperationalError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return args.func(args, Settings.from_env())
+    except StudioError as exc:  # the API's (or the SQL functions') refusal, item by item
+        return report(exc)
+    except CommandError as exc:
+        return _fail(str(exc), exc.status)
+    except (ConfigError, migrations.MigrationError, psycopg.OperationalError, OSError) as exc:
+        return _fail(str(exc), 2)  # the setup, not the input: the command could not start
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from app import embedded_db, migrations, queries
+from app.cli.output import CommandError
 from app.config import Settings
 from app.errors import from_database_error
 from worker.studio_client import StudioClient, StudioError
@@ -61,6 +62,7 @@ def migrated_url(settings: Settings) -> str:
 
 
 def studio_client(settings: Settings) -> StudioClient:
+    """The API at STUDIO_URL, for the commands that need a server. Raises CommandError."""
     if not settings.studio_url:
-        raise SystemExit("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
+        raise CommandError("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
     return StudioClient(settings.studio_url, settings.studio_token)

@@ -8,15 +8,37 @@ import sys
 
 from app import embedded_db, migrations
 from app.cli.backend import migrated_url
+from app.cli.parsing import DATABASE, environment
 from app.config import Settings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("migrate", help="apply migrations and functions").set_defaults(func=cmd_migrate)
-    sub.add_parser("db-url", help="print the database URL").set_defaults(func=cmd_db_url)
-    sub.add_parser("db-stop", help="stop the embedded server").set_defaults(func=cmd_db_stop)
-    psql = sub.add_parser("psql", help="psql on Studio's database (psql options pass through)")
-    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    where = environment(*DATABASE)
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply migrations and functions",
+        description="Apply the migrations the database lacks, then re-apply every SQL "
+        "function. The embedded database is migrated by every command that uses it; "
+        "a database at STUDIO_DATABASE_URL only by this one.",
+        epilog=where,
+    )
+    migrate.set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "db-url",
+        help="print the database URL",
+        description="Print the database URL; the embedded server is started and left running.",
+        epilog=where,
+    ).set_defaults(func=cmd_db_url)
+    sub.add_parser("db-stop", help="stop the embedded server", epilog=where).set_defaults(
+        func=cmd_db_stop
+    )
+    psql = sub.add_parser(
+        "psql",
+        help="psql on Studio's database (psql options pass through)",
+        description="psql on Studio's database; every option after `psql` is psql's own.",
+        epilog=where,
+    )
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="psql's options")
     psql.set_defaults(func=cmd_psql)
 
 

@@ -4,41 +4,71 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import psycopg
 
 from app import queries
 from app.cli.backend import backend, migrated_url
-from app.cli.output import print_json, print_table, report, when
+from app.cli.output import CommandError, print_json, print_table, when
+from app.cli.parsing import CLIENT, DATABASE, environment
 from app.cli.sync import sync_and_print
 from app.config import Settings
-from worker.studio_client import StudioError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    identities = sub.add_parser("identities", help="list (or delete) external identities")
-    identities.add_argument("--source-system")
-    identities.add_argument("--json", action="store_true")
+    calls, database = environment(*CLIENT), environment(*DATABASE)
+    identities = sub.add_parser(
+        "identities",
+        help="list (or delete) external identities",
+        description="List the people Studio holds, with their embedding counts; "
+        "`identities delete` erases some.",
+        epilog=calls,
+    )
+    identities.add_argument("--source-system", help="only this source system's (default: all)")
+    identities.add_argument("--json", action="store_true", help="JSON instead of a table")
     identities.set_defaults(func=cmd_identities)
-    identities_sub = identities.add_subparsers(dest="identities_command")
-    delete = identities_sub.add_parser("delete", help="erase people and all their vectors")
-    delete.add_argument("external_ids", nargs="+", metavar="EXTERNAL_ID")
-    delete.add_argument("--source-system", required=True)
+    identities_sub = identities.add_subparsers(dest="identities_command", metavar="ACTION")
+    delete = identities_sub.add_parser(
+        "delete",
+        help="erase people and all their vectors",
+        description="Erase people: their identity and every embedding. A tombstone and "
+        "an audit entry with counts stay, never the name or a vector.",
+        epilog=calls,
+    )
+    delete.add_argument("external_ids", nargs="+", metavar="EXTERNAL_ID", help="whom to erase")
+    delete.add_argument("--source-system", required=True, help="the source system they are in")
     delete.set_defaults(func=cmd_identities_delete)
 
-    export = sub.add_parser("export", help="a source system's identities and vectors, to a file")
-    export.add_argument("file")
-    export.add_argument("--source-system", required=True)
+    export = sub.add_parser(
+        "export",
+        help="a source system's identities and vectors, to a file",
+        description="Write a source system's identities and vectors (never photos) "
+        "to a JSON file that `studio import` applies elsewhere.",
+        epilog=database,
+    )
+    export.add_argument("file", help="the JSON file to write")
+    export.add_argument("--source-system", required=True, help="the source system to export")
     export.set_defaults(func=cmd_export)
-    import_ = sub.add_parser("import", help="import an export (idempotent)")
-    import_.add_argument("file")
+    import_ = sub.add_parser(
+        "import",
+        help="import an export (idempotent)",
+        description="Apply a `studio export` file through the validated sync and ingest "
+        "functions; importing it twice stores nothing twice.",
+        epilog=calls,
+    )
+    import_.add_argument("file", help="a file `studio export` wrote")
     import_.set_defaults(func=cmd_import)
 
-    audit = sub.add_parser("audit", help="the journal of sync and ingest calls")
-    audit.add_argument("--source-system")
-    audit.add_argument("--limit", type=int, default=50)
+    audit = sub.add_parser(
+        "audit",
+        help="the journal of sync and ingest calls",
+        description="The journal of sync and ingest calls, newest first: when, which "
+        "caller, which source, what counts.",
+        epilog=database,
+    )
+    audit.add_argument("--source-system", help="only this source system's (default: all)")
+    audit.add_argument("--limit", type=int, default=50, help="entries shown")
     audit.set_defaults(func=cmd_audit)
 
 
@@ -46,15 +76,12 @@ def cmd_identities(args: argparse.Namespace, settings: Settings) -> int:
     client = backend(settings)
     rows: list[dict] = []
     cursor = None
-    try:
-        while True:
-            page = client.identities(args.source_system, 1000, cursor)
-            rows += page["identities"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
-    except StudioError as exc:
-        return report(exc)
+    while True:
+        page = client.identities(args.source_system, 1000, cursor)
+        rows += page["identities"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
     if args.json:
         print_json(rows)
         return 0
@@ -100,11 +127,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         totals = import_gallery(backend(settings), json.loads(Path(args.file).read_text()))
-    except StudioError as exc:
-        return report(exc)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:  # not JSON, or not an export
+        raise CommandError(str(exc)) from exc
     print_json(totals)
     return 0
 

@@ -8,26 +8,40 @@ import psycopg
 
 from app.cli.backend import migrated_url
 from app.cli.output import print_table
+from app.cli.parsing import DATABASE, environment
 from app.config import Settings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    index = sub.add_parser("index", help="the gallery's HNSW index: status, build, drop, ensure")
-    index_sub = index.add_subparsers(dest="index", required=True)
-    index_sub.add_parser("status", help="references, index and advice per model").set_defaults(
-        func=cmd_index
+    where = environment(*DATABASE)
+    index = sub.add_parser(
+        "index",
+        help="the gallery's HNSW index: status, build, drop, ensure",
+        description="The gallery's HNSW index, one per model; each action ends with the "
+        "status table (references, index, size, advice per model).",
+        epilog=where,
     )
-    index_build = index_sub.add_parser("build", help="CREATE INDEX CONCURRENTLY for a model")
-    index_build.add_argument("--model", default="buffalo_l")
-    index_build.add_argument("--m", type=int, default=16)
-    index_build.add_argument("--ef-construction", type=int, default=64)
+    index_sub = index.add_subparsers(dest="index", required=True, metavar="ACTION")
+    index_sub.add_parser(
+        "status", help="references, index and advice per model", epilog=where
+    ).set_defaults(func=cmd_index)
+    index_build = index_sub.add_parser(
+        "build", help="CREATE INDEX CONCURRENTLY for a model", epilog=where
+    )
+    index_build.add_argument("--model", default="buffalo_l", help="the model's embeddings")
+    index_build.add_argument("--m", type=int, default=16, help="HNSW links a node")
+    index_build.add_argument(
+        "--ef-construction", type=int, default=64, help="HNSW candidate list while building"
+    )
     index_build.set_defaults(func=cmd_index)
-    index_drop = index_sub.add_parser("drop", help="drop a model's index (before a big backfill)")
-    index_drop.add_argument("--model", default="buffalo_l")
-    index_drop.set_defaults(func=cmd_index)
-    index_sub.add_parser("ensure", help="build what the policy calls for (cron)").set_defaults(
-        func=cmd_index
+    index_drop = index_sub.add_parser(
+        "drop", help="drop a model's index (before a big backfill)", epilog=where
     )
+    index_drop.add_argument("--model", default="buffalo_l", help="the model's embeddings")
+    index_drop.set_defaults(func=cmd_index)
+    index_sub.add_parser(
+        "ensure", help="build what the policy calls for (cron)", epilog=where
+    ).set_defaults(func=cmd_index)
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""What the commands print: JSON, tables, times and the API's error envelope."""
+"""What the commands print: JSON, tables and times; and what they raise when
+they cannot go on, which main() prints as one line and an exit status."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ import sys
 from typing import Any
 
 from worker.studio_client import StudioError
+
+
+class CommandError(Exception):
+    """The command cannot go on for a reason the user can mend (a file that is
+    not what it should be, a setting missing): main() prints "error: <message>"
+    and exits with `status` (1: the input; 2: the command line or the setup)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
 
 
 def print_json(value: Any) -> None:
@@ -28,6 +39,7 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
 
 
 def report(exc: StudioError) -> int:
+    """Print the API's error envelope: its message, then each error with its item."""
     print(f"error: {exc.body.get('message', exc)}", file=sys.stderr)
     for error in exc.errors:
         where = []

@@ -12,14 +12,33 @@ import tempfile
 import psycopg
 
 from app import embedded_db, migrations, queries
+from app.cli.parsing import DATABASE, environment
 from app.config import Settings
+
+SETTINGS = (
+    *DATABASE,
+    "host",
+    "port",
+    "max_body_bytes",
+    "pool_size",
+    "metrics_public",
+    "log_level",
+    "log_format",
+)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="serve the API with gunicorn")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=2)
+    serve = sub.add_parser(
+        "serve",
+        help="serve the API with gunicorn",
+        description="Serve the API with gunicorn. Without STUDIO_DATABASE_URL it starts, "
+        "migrates and watches the embedded PostgreSQL, and a fresh database gets a first "
+        "admin token; with it, the database must be migrated (`studio migrate`) first.",
+        epilog=environment(*SETTINGS),
+    )
+    serve.add_argument("--host", help="address to listen on (default: STUDIO_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: STUDIO_PORT)")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     serve.set_defaults(func=cmd_serve)
 
 

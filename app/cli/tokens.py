@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from app import queries
+from app.auth import SCOPES
 from app.cli.backend import migrated_url
 from app.cli.output import print_table, report, when
+from app.cli.parsing import DATABASE, environment
 from app.config import Settings
 from app.errors import from_database_error
 from worker.studio_client import StudioError
@@ -20,10 +22,24 @@ MAX_TOKEN_DAYS = 36_500
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token", required=True)
-    create = token.add_parser("create", help="create a token (printed once)")
-    create.add_argument("--name", required=True)
-    create.add_argument("--scope", action="append", required=True, help="repeat for several")
+    where = environment(*DATABASE)
+    token = sub.add_parser(
+        "token",
+        help="API tokens",
+        description="API tokens, straight in the database (no server needed).",
+        epilog=where,
+    ).add_subparsers(dest="token", required=True, metavar="ACTION")
+    create = token.add_parser(
+        "create",
+        help="create a token (printed once)",
+        description="Create a token; it is printed once, on standard output, and only "
+        "its hash is stored.",
+        epilog=f"scopes: {', '.join(SCOPES)}\n\n{where}",
+    )
+    create.add_argument("--name", required=True, help="a name unique among live tokens")
+    create.add_argument(
+        "--scope", action="append", required=True, help="a scope it grants (repeat for several)"
+    )
     create.add_argument("--source", action="append", help="bind to a source system (repeatable)")
     create.add_argument(
         "--expires-in-days",
@@ -31,9 +47,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="the token stops working after this many days (default: never)",
     )
     create.set_defaults(func=cmd_token_create)
-    token.add_parser("list", help="list tokens").set_defaults(func=cmd_token_list)
-    revoke = token.add_parser("revoke", help="revoke a token by name or id")
-    revoke.add_argument("name_or_id")
+    token.add_parser(
+        "list", help="list tokens", description="List tokens (never the token).", epilog=where
+    ).set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by name or id", epilog=where)
+    revoke.add_argument("name_or_id", help="the token's name or token_id")
     revoke.set_defaults(func=cmd_token_revoke)
 
 
