@@ -28,7 +28,8 @@ BEGIN
     PERFORM studio_held_job(p_job_id, p_request, '{lease_token,error,retryable,progress}',
                             p_allowed_sources);
     UPDATE jobs
-    SET state = CASE WHEN v_retry AND attempt < max_attempts THEN 'retrying' ELSE 'failed' END,
+    SET state = CASE WHEN v_retry AND attempt < max_attempts THEN 'retrying'::job_state
+                 ELSE 'failed'::job_state END,
         finished_at = CASE WHEN v_retry AND attempt < max_attempts THEN NULL ELSE p_now END,
         run_after = p_now + make_interval(secs => least(3600, 10 * 2 ^ (attempt - 1))),
         last_error = p_request ->> 'error',

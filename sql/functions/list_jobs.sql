@@ -9,6 +9,7 @@
 -- The listing reads only the summary's columns, so its cost is bounded by
 -- the limit and the small capped fields (progress, error), not by how big
 -- results or configs are.
+-- States are the job_state type's, counted in its order, each listed.
 -- Raises 22023 for an unknown state or a limit outside 1..500. Read-only.
 CREATE OR REPLACE FUNCTION list_jobs(
     p_state           text    DEFAULT NULL,
@@ -19,9 +20,10 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
     PERFORM studio_raise_invalid(coalesce((SELECT jsonb_agg(err) FROM (
         SELECT studio_error(NULL, NULL, 'state', 'invalid_value',
-                            'state must be queued, running, retrying, completed or failed') AS err
+                            format('state must be one of: %s',
+                                   array_to_string(enum_range(NULL::job_state), ', '))) AS err
         WHERE p_state IS NOT NULL
-          AND p_state NOT IN ('queued', 'running', 'retrying', 'completed', 'failed')
+          AND p_state NOT IN (SELECT unnest(enum_range(NULL::job_state))::text)
         UNION ALL
         SELECT studio_error(NULL, NULL, 'limit', 'out_of_range', 'limit must be from 1 to 500')
         WHERE p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 500
@@ -44,12 +46,12 @@ BEGIN
                          run_after, lease_expires_at, worker_id, progress, last_error,
                          submitted_by, created_at, started_at, finished_at, updated_at
                   FROM jobs
-                  WHERE (p_state IS NULL OR state = p_state)
+                  WHERE (p_state IS NULL OR state::text = p_state)
                     AND (p_allowed_sources IS NULL OR source_system = ANY (p_allowed_sources))
                   ORDER BY job_id DESC LIMIT p_limit) AS j), '[]'),
         'counts', (
             SELECT jsonb_object_agg(s, coalesce(n, 0))
-            FROM unnest(ARRAY['queued', 'running', 'retrying', 'completed', 'failed']) AS s
+            FROM unnest(enum_range(NULL::job_state)) AS s
             LEFT JOIN (SELECT state, count(*) AS n FROM jobs
                        WHERE p_allowed_sources IS NULL OR source_system = ANY (p_allowed_sources)
                        GROUP BY state) AS c ON c.state = s));

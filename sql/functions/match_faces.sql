@@ -5,15 +5,14 @@
 -- identity, by cosine similarity (1 = same direction):
 --   SELECT * FROM match_faces('[0.01, ...]'::vector, 'buffalo_l', 5);
 --   SELECT * FROM match_faces('[0.01, ...]'::vector, 'buffalo_l', 5, 100, '{alfred_catalog}');
--- The gallery is the seed's: reference face embeddings of named identities,
--- names LIKE 'Unknown%' excluded, one model only. allowed_sources NULL
--- searches every identity; otherwise only identities of those source systems
--- (never Studio-native ones), so a caller bound to one source cannot learn
--- another's people, not even as a low-scoring candidate. With the HNSW index
--- for the model (studio index build) the scan is approximate: ef_search sets
--- its breadth (recall against speed), and iterative scans keep going when the
--- filters (name, source) thin out the candidates. Without the index it is an
--- exact scan.
+-- The gallery is the gallery view (reference faces of named identities), of
+-- one model only. allowed_sources NULL searches every identity; otherwise
+-- only identities of those source systems (never Studio-native ones), so a
+-- caller bound to one source cannot learn another's people, not even as a
+-- low-scoring candidate. With the HNSW index for the model (studio index
+-- build) the scan is approximate: ef_search sets its breadth (recall against
+-- speed), and iterative scans keep going when the filters (name, source) thin
+-- out the candidates. Without the index it is an exact scan.
 -- Raises 22023 for k outside 1..100 or ef_search outside 1..1000. Read-only.
 
 -- The signature gained allowed_sources; the old one must not linger as an
@@ -40,23 +39,22 @@ BEGIN
     PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
     -- The model goes in as a literal so the planner can match the partial
-    -- HNSW index of that model; a parameter would hide it. The identity
-    -- filters sit inside the nearest-neighbour scan, not after its LIMIT:
-    -- filtered after, a source's people could be crowded out of the k x 10
-    -- nearest references by other sources' people.
+    -- HNSW index of that model through the gallery view; a parameter would
+    -- hide it. The source filter sits inside the nearest-neighbour scan, not
+    -- after its LIMIT: filtered after, a source's people could be crowded out
+    -- of the k x 10 nearest references by other sources' people.
     RETURN QUERY EXECUTE format($query$
-        SELECT i.identity_id, i.external_id::text, i.source_system::text, i.name,
+        SELECT nearest.identity_id, nearest.external_id::text,
+               nearest.source_system::text, nearest.name,
                max(1 - nearest.distance)::real AS similarity
-        FROM (SELECT e.identity_id, e.vector <=> $1 AS distance
-              FROM embeddings AS e
-              JOIN identities AS seen ON seen.identity_id = e.identity_id
-              WHERE e.is_reference AND e.embedding_type = 'face' AND e.model = %L
-                AND seen.name IS NOT NULL AND seen.name NOT LIKE 'Unknown%%'
-                AND ($4::text[] IS NULL OR seen.source_system = ANY ($4::text[]))
-              ORDER BY e.vector <=> $1
+        FROM (SELECT g.identity_id, g.external_id, g.source_system, g.name,
+                     g.vector <=> $1 AS distance
+              FROM gallery AS g
+              WHERE g.model = %L
+                AND ($4::text[] IS NULL OR g.source_system = ANY ($4::text[]))
+              ORDER BY g.vector <=> $1
               LIMIT $2) AS nearest
-        JOIN identities AS i ON i.identity_id = nearest.identity_id
-        GROUP BY i.identity_id
+        GROUP BY nearest.identity_id, nearest.external_id, nearest.source_system, nearest.name
         ORDER BY similarity DESC
         LIMIT $3
     $query$, p_model) USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;

@@ -15,7 +15,8 @@ LANGUAGE sql AS $$
         FOR UPDATE SKIP LOCKED
     ), moved AS (
         UPDATE jobs AS j
-        SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
+        SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed'::job_state
+                         ELSE 'retrying'::job_state END,
             finished_at = CASE WHEN j.attempt >= j.max_attempts THEN p_now END,
             lease_token = NULL, lease_expires_at = NULL, run_after = p_now,
             last_error = format('lease expired: worker %s stopped heartbeating', j.worker_id),
