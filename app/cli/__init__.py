@@ -48,11 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudioError as exc:  # the API's (or the SQL functions') refusal, item by item
         return report(exc)
     except CommandError as exc:
-        return _fail(str(exc), exc.status)
+        return _fail(exc, exc.status)
     except (ConfigError, migrations.MigrationError, psycopg.OperationalError, OSError) as exc:
-        return _fail(str(exc), 2)  # the setup, not the input: the command could not start
+        return _fail(exc, 2)  # the setup, not the input: the command could not start
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+def _fail(exc: Exception, status: int) -> int:
+    # libpq's messages run over several lines (a hint on the next); one line
+    # keeps a cron's log and a test's assertion simple.
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    print(f"error: {'; '.join(lines) or type(exc).__name__}", file=sys.stderr)
     return status
