@@ -9,7 +9,7 @@ from flask import Flask
 from app import errors, metrics
 from app.body_limit import BoundedRequest
 from app.config import Settings
-from app.db import create_pool
+from app.db import Database
 from app.embedded_db import database_url
 
 
@@ -21,9 +21,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["studio_settings"] = settings
-    conninfo = database_url(settings)
-    app.extensions["studio_conninfo"] = conninfo
-    app.extensions["studio_pool"] = create_pool(conninfo, max_size=settings.pool_size)
+    database = Database(
+        database_url(settings), pool_size=settings.pool_size, application_name="studio-api"
+    )
+    app.extensions["studio_db"] = database
 
     from app.routes import identities, meta, recognize, training
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 
 from app import queries
-from app.db import fetch_all
 from app.errors import ApiError
 
 SCOPES = (
@@ -56,12 +55,10 @@ def authenticate() -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("send an API token: Authorization: Bearer <token>")
-    rows = fetch_all(
-        current_app.extensions["studio_pool"], queries.AUTHENTICATE_TOKEN, token.strip()
-    )
-    if not rows:
+    row = current_app.extensions["studio_db"].fetch_one(queries.AUTHENTICATE_TOKEN, token.strip())
+    if row is None:
         raise _unauthorized("the token is unknown, revoked or expired")
-    token_id, name, scopes, sources = rows[0]
+    token_id, name, scopes, sources = row
     return Caller(
         str(token_id), name, tuple(scopes), tuple(sources) if sources is not None else None
     )

@@ -61,8 +61,6 @@ SQLSTATE_CLASS_TO_HTTP: dict[str, Mapping] = {
     "22": Mapping(400, "invalid_value"),
 }
 
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-
 # The `error` code of answers made from an HTTP status alone: werkzeug's
 # exceptions, and what the WSGI server answers itself (app/server.py).
 HTTP_STATUS_CODES: dict[int, str] = {

@@ -16,42 +16,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
-from pgvector.psycopg import register_vector
+from app import queries
+from app.db import Database
 
 FORMAT = "groundtruth-studio-gallery/1"
 FACES_PER_CALL = 1000
 
-EXPORT_IDENTITIES = """
-    SELECT external_id, name FROM identities
-    WHERE source_system = %s ORDER BY external_id
-"""
-EXPORT_EMBEDDINGS = """
-    SELECT e.model, i.external_id, e.vector, e.confidence
-    FROM embeddings AS e JOIN identities AS i ON i.identity_id = e.identity_id
-    WHERE i.source_system = %s AND e.is_reference AND e.embedding_type = 'face'
-    ORDER BY e.model, i.external_id, e.created_at, e.embedding_id
-"""
 
-
-def export_gallery(conninfo: str, source_system: str) -> dict:
-    with psycopg.connect(conninfo) as conn:
-        register_vector(conn)
-        identities = [
-            {"external_id": external_id, "name": name}
-            for external_id, name in conn.execute(EXPORT_IDENTITIES, (source_system,))
-        ]
-        embeddings: dict[str, list[dict]] = {}
-        for model, external_id, vector, confidence in conn.execute(
-            EXPORT_EMBEDDINGS, (source_system,)
-        ):
-            embeddings.setdefault(model, []).append(
-                {
-                    "external_id": external_id,
-                    "embedding": vector.to_list(),
-                    "confidence": confidence,
-                }
-            )
+def export_gallery(database: Database, source_system: str) -> dict:
+    """The source system's identities and reference faces, in the export format."""
+    identities = [
+        {"external_id": external_id, "name": name}
+        for external_id, name in database.fetch_all(queries.EXPORT_IDENTITIES, source_system)
+    ]
+    embeddings: dict[str, list[dict]] = {}
+    for model, external_id, vector, confidence in database.fetch_all(
+        queries.EXPORT_REFERENCE_FACES, source_system
+    ):
+        embeddings.setdefault(model, []).append(
+            {"external_id": external_id, "embedding": vector.to_list(), "confidence": confidence}
+        )
     return {
         "format": FORMAT,
         "source_system": source_system,

@@ -21,19 +21,19 @@ ef_search per call (match_faces()).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-import psycopg
-from psycopg import sql
+from app import queries
+from app.db import Database
 
 BUILD_AT = 50_000
 BACKFILL_SHARE = 0.10
 M, EF_CONSTRUCTION = 16, 64
 
 
-def index_name(model: str) -> str:
-    return "embeddings_vector_hnsw_" + re.sub(r"[^a-z0-9]+", "_", model.lower())
+def index_name(database: Database, model: str) -> str:
+    """The model's index name, as the database makes it (gallery_index_name())."""
+    return database.value(queries.GALLERY_INDEX_NAME, model)
 
 
 @dataclass(frozen=True)
@@ -61,54 +61,40 @@ class IndexStatus:
         )
 
 
-def status(conn: psycopg.Connection) -> list[IndexStatus]:
+def status(database: Database) -> list[IndexStatus]:
     """Every model with references, with its index (if any) and advice."""
-    rows = conn.execute(
-        """
-        SELECT m.model, m.references,
-               c.relname, i.indisvalid, pg_relation_size(c.oid)
-        FROM (SELECT model, count(*) AS references FROM embeddings
-              WHERE is_reference AND embedding_type = 'face' GROUP BY model) AS m
-        LEFT JOIN pg_class AS c ON c.relname = 'embeddings_vector_hnsw_'
-                                   || regexp_replace(lower(m.model), '[^a-z0-9]+', '_', 'g')
-        LEFT JOIN pg_index AS i ON i.indexrelid = c.oid
-        ORDER BY m.model
-        """
-    ).fetchall()
     return [
-        IndexStatus(model, refs, name, bool(valid), size) for model, refs, name, valid, size in rows
+        IndexStatus(model, refs, name, bool(valid), size)
+        for model, refs, name, valid, size in database.fetch_all(queries.GALLERY_INDEX_STATUS)
     ]
 
 
-def build(conninfo: str, model: str, *, m: int = M, ef_construction: int = EF_CONSTRUCTION) -> str:
+def build(
+    database: Database, model: str, *, m: int = M, ef_construction: int = EF_CONSTRUCTION
+) -> str:
     """CREATE INDEX CONCURRENTLY the model's partial HNSW index; return its name."""
-    name = index_name(model)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON embeddings "
-                "USING hnsw (vector vector_cosine_ops) WITH (m = {}, ef_construction = {}) "
-                "WHERE is_reference AND embedding_type = 'face' AND model = {}"
-            ).format(
-                sql.Identifier(name),
-                sql.Literal(m),
-                sql.Literal(ef_construction),
-                sql.Literal(model),
+    name = index_name(database, model)
+    with database.session() as session:
+        session.execute(queries.INDEX_BUILD_MEMORY)
+        try:
+            session.execute_composed(
+                queries.CREATE_GALLERY_INDEX,
+                names={"index": name},
+                values={"m": m, "ef_construction": ef_construction, "model": model},
             )
-        )
+        finally:
+            session.execute(queries.INDEX_BUILD_MEMORY_RESET)
     return name
 
 
-def drop(conninfo: str, model: str) -> str:
-    name = index_name(model)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+def drop(database: Database, model: str) -> str:
+    name = index_name(database, model)
+    with database.session() as session:
+        session.execute_composed(queries.DROP_GALLERY_INDEX, names={"index": name})
     return name
 
 
-def ensure(conninfo: str) -> list[str]:
+def ensure(database: Database) -> list[str]:
     """Build the indexes the policy calls for; return their names."""
-    with psycopg.connect(conninfo) as conn:
-        wanted = [s.model for s in status(conn) if s.index is None and s.references >= BUILD_AT]
-    return [build(conninfo, model) for model in wanted]
+    wanted = [s.model for s in status(database) if s.index is None and s.references >= BUILD_AT]
+    return [build(database, model) for model in wanted]

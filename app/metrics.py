@@ -23,8 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from app import queries
 from app.auth import authenticate
-from app.db import fetch_all
 from app.errors import ApiError
 
 REQUESTS = Counter("studio_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
@@ -36,12 +36,6 @@ LATENCY = Histogram(
 )
 DECISIONS = Counter("studio_recognition_decisions_total", "Recognition decisions", ["decision"])
 
-GALLERY_SQL = """
-    SELECT model, count(*) FROM embeddings
-    WHERE is_reference AND embedding_type = 'face' GROUP BY model
-"""
-JOBS_SQL = "SELECT state, count(*) FROM jobs GROUP BY state"
-
 
 class DatabaseCollector:
     """Gallery size and jobs by state, read when Prometheus scrapes."""
@@ -50,17 +44,17 @@ class DatabaseCollector:
         self.app = app
 
     def collect(self):
-        pool = self.app.extensions["studio_pool"]
+        database = self.app.extensions["studio_db"]
         gallery = GaugeMetricFamily(
-            "studio_gallery_references", "Reference face embeddings", labels=["model"]
+            "studio_gallery_references", "Reference faces in the gallery", labels=["model"]
         )
         jobs = GaugeMetricFamily("studio_jobs", "Jobs by state", labels=["state"])
         try:
-            for model, count in fetch_all(pool, GALLERY_SQL):
+            for model, count in database.fetch_all(queries.GALLERY_SIZES):
                 gallery.add_metric([model], count)
-            counts = dict(fetch_all(pool, JOBS_SQL))
-            for state in ("queued", "running", "retrying", "completed", "failed"):
-                jobs.add_metric([state], counts.get(state, 0))
+            # Every state of the job_state type, those without jobs as 0.
+            for state, count in database.fetch_all(queries.JOBS_BY_STATE):
+                jobs.add_metric([state], count)
         except Exception:  # the database is away: report what the processes know
             return
         yield gallery

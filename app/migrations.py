@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
+from app import queries
 from app.config import PROJECT_ROOT
+from app.db import Database, Session
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 FUNCTIONS_DIR = PROJECT_ROOT / "sql" / "functions"
@@ -58,37 +58,24 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-def current_version(conn: psycopg.Connection) -> int:
+def current_version(database: Database) -> int:
     """The highest applied migration, 0 for a database never migrated."""
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
-    if not exists:
+    if not database.value(queries.SCHEMA_MIGRATIONS_EXIST):
         return 0
-    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    return database.value(queries.CURRENT_VERSION)
 
 
-def migrate(conninfo: str, *, target: int | None = None) -> list[str]:
+def migrate(database: Database, *, target: int | None = None) -> list[str]:
     """Bring the database to `target` (default: latest, with functions); return what ran."""
     migrations = load_migrations()
     applied_now: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    with database.session() as session:
+        session.execute(queries.MIGRATION_LOCK, MIGRATION_LOCK_KEY)
         try:
-            conn.execute(
-                """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version    integer     NOT NULL,
-                    name       text        NOT NULL,
-                    checksum   text        NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now(),
-                    CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
-                )
-                """
-            )
+            session.execute(queries.CREATE_SCHEMA_MIGRATIONS)
             recorded = {
                 version: (name, checksum)
-                for version, name, checksum in conn.execute(
-                    "SELECT version, name, checksum FROM schema_migrations"
-                )
+                for version, name, checksum in session.fetch_all(queries.APPLIED_MIGRATIONS)
             }
             _check_history(migrations, recorded)
             for migration in migrations:
@@ -96,28 +83,30 @@ def migrate(conninfo: str, *, target: int | None = None) -> list[str]:
                     continue
                 if target is not None and migration.version > target:
                     break
-                with conn.transaction():
-                    conn.execute(migration.sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) "
-                        "VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
+                with session.transaction():
+                    session.execute_script(migration.sql)
+                    session.execute(
+                        queries.RECORD_MIGRATION,
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
                     )
                 applied_now.append(f"{migration.version:04d}_{migration.name}")
             if target is None:
-                apply_functions(conn)
+                apply_functions(session)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            session.execute(queries.MIGRATION_UNLOCK, MIGRATION_LOCK_KEY)
+    if applied_now:
+        database.refresh_types()  # the first migration creates pgvector's types
     return applied_now
 
 
-def apply_functions(conn: psycopg.Connection) -> None:
+def apply_functions(session: Session) -> None:
     """Re-apply every sql/functions/*.sql file in one transaction."""
-    with conn.transaction():
-        # Bodies may call functions defined in files that sort later.
-        conn.execute("SET LOCAL check_function_bodies = off")
+    with session.transaction():
+        session.execute(queries.DEFER_FUNCTION_BODY_CHECKS)
         for path in sorted(FUNCTIONS_DIR.glob("*.sql")):
-            conn.execute(path.read_text())
+            session.execute_script(path.read_text())
 
 
 def _check_history(migrations: list[Migration], recorded: dict[int, tuple[str, str]]) -> None:

@@ -1,7 +1,8 @@
 """Who is this face? The reference gallery, nearest-neighbour search, open-set decisions.
 
-The gallery is the seed's: reference face embeddings of named identities
-(names LIKE 'Unknown%' excluded), of one model. It is held in memory for
+The gallery is the seed's, the database's gallery view: reference face
+embeddings of named identities (names LIKE 'Unknown%' excluded), of one
+model. It is held in memory for
 exact search with numpy, cached with a 5-minute TTL and reloaded within a
 second of any change, which PostgreSQL announces on LISTEN channel
 studio_gallery. Large galleries are searched in SQL instead, through
@@ -30,21 +31,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
+
+from app import queries
+from app.db import Database, DatabaseError
 
 log = logging.getLogger(__name__)
 
-GALLERY_QUERY = """
-    SELECT i.identity_id::text, i.external_id, i.source_system, i.name, e.vector
-    FROM embeddings AS e
-    JOIN identities AS i ON i.identity_id = e.identity_id
-    WHERE e.is_reference AND e.embedding_type = 'face' AND e.model = %s
-      AND i.name IS NOT NULL AND i.name NOT LIKE 'Unknown%%'
-    ORDER BY i.identity_id
-"""
-MATCH_FACES = "SELECT * FROM match_faces(%s::vector, %s, %s, %s, %s::text[])"
-RECORD_SIGHTINGS = "SELECT record_sightings(%s::uuid[], p_allowed_sources => %s::text[])"
 GALLERY_CHANNEL = "studio_gallery"
 CACHE_TTL_SECONDS = 300.0
 # Above this many references, search goes to SQL and the HNSW index rather
@@ -140,9 +132,8 @@ class Gallery:
         return self._visible[key]
 
 
-def load_gallery(conn: psycopg.Connection, model: str) -> Gallery:
-    register_vector(conn)
-    rows = conn.execute(GALLERY_QUERY, (model,)).fetchall()
+def load_gallery(database: Database, model: str) -> Gallery:
+    rows = database.fetch_all(queries.GALLERY, model)
     identities: list[Candidate] = []
     starts: list[int] = []
     vectors = np.zeros((len(rows), 512), dtype=np.float32)
@@ -163,7 +154,7 @@ class PersonRecognizer:
 
     def __init__(
         self,
-        conninfo: str,
+        database: Database,
         model: str = "buffalo_l",
         *,
         thresholds: Thresholds | None = None,
@@ -171,7 +162,7 @@ class PersonRecognizer:
         ann_min_references: int = ANN_MIN_REFERENCES,
         listen: bool = True,
     ):
-        self.conninfo = conninfo
+        self.database = database
         self.model = model
         self.thresholds = thresholds or THRESHOLDS.get(model, THRESHOLDS["buffalo_l"])
         self.ttl_seconds = ttl_seconds
@@ -194,13 +185,12 @@ class PersonRecognizer:
         """Mark the gallery stale on every NOTIFY; reconnect if the database goes away."""
         while not self._closed.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {GALLERY_CHANNEL}")
+                with self.database.listening(GALLERY_CHANNEL) as changed_within:
                     self._changed.set()  # anything may have changed while we were away
                     while not self._closed.is_set():
-                        for _ in conn.notifies(timeout=1.0):
+                        if changed_within(1.0):
                             self._changed.set()
-            except psycopg.Error as exc:
+            except DatabaseError as exc:
                 log.warning("gallery listener: %s; reconnecting", exc)
                 self._closed.wait(1.0)
 
@@ -213,19 +203,13 @@ class PersonRecognizer:
             )
             if expired or self._changed.is_set():
                 self._changed.clear()
-                with psycopg.connect(self.conninfo) as conn:
-                    self._gallery = load_gallery(conn, self.model)
+                self._gallery = load_gallery(self.database, self.model)
                 log.info("gallery of %s: %d references", self.model, self._gallery.size)
             return self._gallery
 
     def reference_count(self) -> int:
         """How many references the model has, without loading them."""
-        with psycopg.connect(self.conninfo) as conn:
-            return conn.execute(
-                "SELECT count(*) FROM embeddings WHERE is_reference AND embedding_type = 'face' "
-                "AND model = %s",
-                (self.model,),
-            ).fetchone()[0]
+        return self.database.value(queries.GALLERY_SIZE, self.model)
 
     def close(self) -> None:
         self._closed.set()
@@ -297,12 +281,11 @@ class PersonRecognizer:
     ) -> list[list[Candidate]]:
         allowed = list(sources) if sources is not None else None
         results = []
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            register_vector(conn)
+        with self.database.session() as session:
             for probe in probes:
-                rows = conn.execute(
-                    MATCH_FACES, (probe, self.model, k, ef_search, allowed)
-                ).fetchall()
+                rows = session.fetch_all(
+                    queries.MATCH_FACES, probe, self.model, k, ef_search, allowed
+                )
                 results.append([Candidate(str(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows])
         return results
 
@@ -312,12 +295,11 @@ def identified_ids(matches: list[Match]) -> list[str]:
 
 
 def record_sightings(
-    conninfo: str, identity_ids: list[str], sources: Sequence[str] | None = None
+    database: Database, identity_ids: list[str], sources: Sequence[str] | None = None
 ) -> int:
     """Stamp first_seen / last_seen of these identities (seen on camera now); with
     `sources`, only of identities of those source systems."""
     if not identity_ids:
         return 0
     allowed = list(sources) if sources is not None else None
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute(RECORD_SIGHTINGS, (identity_ids, allowed)).fetchone()[0]
+    return database.value(queries.RECORD_SIGHTINGS, identity_ids, allowed)

@@ -42,6 +42,7 @@ from report import write_section
 
 from app import embedded_db, migrations
 from app.config import PROJECT_ROOT
+from app.db import Database
 from app.processes import spawn_studio
 
 FACES_PER_CALL = 1000
@@ -167,7 +168,8 @@ def bench_database() -> str:
         conn.execute("DROP DATABASE IF EXISTS studio_bench WITH (FORCE)")
         conn.execute("CREATE DATABASE studio_bench")
     url = psycopg.conninfo.make_conninfo(server_url, dbname="studio_bench")
-    migrations.migrate(url)
+    with Database(url) as database:
+        migrations.migrate(database)
     return url
 
 

@@ -36,6 +36,7 @@ from ingest_bench import bench_database
 from report import write_section
 
 from app import gallery_index
+from app.db import Database
 from app.person_recognizer import PersonRecognizer
 
 MODEL = "bench"
@@ -113,9 +114,10 @@ def ingest_rate(url: str, rng: np.random.Generator, count: int) -> float:
 def bench_size(url: str, size: int, rng: np.random.Generator) -> dict:
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
-        gallery_index.drop(url, MODEL)
         probes = load(conn, size, rng)
-    recognizer = PersonRecognizer(url, MODEL, listen=False)
+    database = Database(url)
+    gallery_index.drop(database, MODEL)
+    recognizer = PersonRecognizer(database, MODEL, listen=False)
     recognizer.gallery()
     row: dict = {"size": size}
 
@@ -140,7 +142,7 @@ def bench_size(url: str, size: int, rng: np.random.Generator) -> dict:
     )
     row["ingest_no_index"] = ingest_rate(url, rng, 2000)
 
-    seconds, _ = timed(gallery_index.build, url, MODEL)
+    seconds, _ = timed(gallery_index.build, database, MODEL)
     row["index_build_per_s"] = size / seconds
     row["hnsw"] = []
     for ef in EF_SWEEP:

@@ -15,11 +15,10 @@ import json
 import os
 import shutil
 
-import psycopg
-
 from app import embedded_db, queries
 from app.camera_feed import recognize_source
 from app.config import PROJECT_ROOT, Settings
+from app.db import Database
 from app.person_recognizer import PersonRecognizer
 from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
@@ -54,22 +53,14 @@ def main() -> None:
         processes.append(catalog_process)
         print(f"listening on {catalog_url}")
 
-        with psycopg.connect(embedded_db.start(DEMO_DATA / "db"), autocommit=True) as conn:
-            token = conn.execute(
-                queries.CREATE_TOKEN,
-                (
-                    "demo",
-                    [
-                        "identities:write",
-                        "identities:read",
-                        "embeddings:write",
-                        "jobs:submit",
-                        "jobs:work",
-                    ],
-                    ["alfred_catalog"],
-                    None,
-                ),
-            ).fetchone()[1]
+        database = Database(embedded_db.start(DEMO_DATA / "db"))
+        _, token = database.fetch_one(
+            queries.CREATE_TOKEN,
+            "demo",
+            ["identities:write", "identities:read", "embeddings:write", "jobs:submit", "jobs:work"],
+            ["alfred_catalog"],
+            None,
+        )
         studio = StudioClient(studio_url, token)
         catalog = CatalogClient(catalog_url)
 
@@ -104,9 +95,7 @@ def main() -> None:
             raise SystemExit("the job did not complete")
 
         step("Recognise the probe photos (people the catalog knows, and strangers)")
-        recognizer = PersonRecognizer(
-            embedded_db.start(DEMO_DATA / "db"), engine.model_name, listen=False
-        )
+        recognizer = PersonRecognizer(database, engine.model_name, listen=False)
         for probe in sorted((PROJECT_ROOT / "demo" / "probes").glob("*.jpg")):
             for sighting in recognize_source(str(probe), engine, recognizer):
                 who = sighting["name"] or "-"

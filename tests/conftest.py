@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import make_token
+from helpers import make_token, migrate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from app import create_app, embedded_db, migrations
+from app import create_app, embedded_db
 from app.processes import spawn_studio
 
 TEMPLATE_DB = "studio_test_template"
@@ -80,7 +80,7 @@ def template_db(pg_server) -> Iterator[str]:
     janitor = DatabaseJanitor(dbname=TEMPLATE_DB, as_template=True, **pg_server)
     janitor.drop()
     with janitor:
-        migrations.migrate(url_for(pg_server, TEMPLATE_DB))
+        migrate(url_for(pg_server, TEMPLATE_DB))
         yield TEMPLATE_DB
 
 
@@ -124,7 +124,7 @@ def app(db_url):
     # Recognizers (made by /api/recognize) hold a LISTEN connection each.
     for recognizer in application.extensions.get("studio_recognizers", {}).values():
         recognizer.close()
-    application.extensions["studio_pool"].close()
+    application.extensions["studio_db"].close()
 
 
 @pytest.fixture

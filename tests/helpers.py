@@ -17,7 +17,8 @@ import psycopg
 import pytest
 from werkzeug.serving import make_server
 
-from app import queries
+from app import migrations, queries
+from app.db import Database
 from app.processes import free_port
 
 _counter = itertools.count()
@@ -29,6 +30,12 @@ def make_token(
     """Create a token directly in the database; return its secret."""
     name = f"test-{next(_counter)}"
     return conn.execute(queries.CREATE_TOKEN, (name, scopes, sources, None)).fetchone()[1]
+
+
+def migrate(url: str, **kwargs) -> list[str]:
+    """Migrate the database at `url` the way the CLI does, through a Database of its own."""
+    with Database(url) as database:
+        return migrations.migrate(database, **kwargs)
 
 
 def auth(token: str) -> dict[str, str]:

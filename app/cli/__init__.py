@@ -8,13 +8,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
-import psycopg
-
 from app import migrations
 from app.cli import database, identities, index, pipeline, recognize, serve, sync, tokens
 from app.cli.output import CommandError, report
 from app.cli.parsing import Parser, environment, package_version
 from app.config import ConfigError, Settings
+from app.db import DatabaseUnavailable
 from worker.studio_client import StudioError
 
 # In the order `studio --help` lists them.
@@ -49,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report(exc)
     except CommandError as exc:
         return _fail(exc, exc.status)
-    except (ConfigError, migrations.MigrationError, psycopg.OperationalError, OSError) as exc:
+    except (ConfigError, migrations.MigrationError, DatabaseUnavailable, OSError) as exc:
         return _fail(exc, 2)  # the setup, not the input: the command could not start
 
 

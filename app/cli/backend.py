@@ -7,29 +7,27 @@ import getpass
 import json
 from typing import Any
 
-import psycopg
-
 from app import embedded_db, migrations, queries
 from app.cli.output import CommandError
 from app.config import Settings
+from app.db import Database, DatabaseError
 from app.errors import from_database_error
 from worker.studio_client import StudioClient, StudioError
 
 
 class DatabaseBackend:
-    """The client commands, straight to the SQL functions (no server needed)."""
+    """The client commands, straight to the SQL functions (no server needed), called
+    the way the API calls them; a refusal is the API's answer (StudioError)."""
 
-    def __init__(self, conninfo: str):
-        self.conninfo = conninfo
+    def __init__(self, database: Database):
+        self.database = database
         self.caller = f"cli:{getpass.getuser()}"
 
     def _call(self, query: str, *args: Any) -> Any:
         try:
-            with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                return conn.execute(query, args).fetchone()[0]
-        except psycopg.Error as exc:
-            error = from_database_error(exc)
-            raise StudioError(error.status, error.body()) from exc
+            return self.database.value(query, *args)
+        except DatabaseError as exc:
+            raise refusal(exc) from exc
 
     def sync(self, payload: str | dict) -> dict:
         return self._call(queries.SYNC_IDENTITIES, _text(payload), self.caller, None)
@@ -47,18 +45,26 @@ def _text(payload: str | dict) -> str:
     return payload if isinstance(payload, str) else json.dumps(payload)
 
 
+def refusal(exc: DatabaseError) -> StudioError:
+    """A database error as the API would answer it, for main() to report."""
+    error = from_database_error(exc)
+    return StudioError(error.status, error.body())
+
+
 def backend(settings: Settings) -> StudioClient | DatabaseBackend:
     """The API at STUDIO_URL when set (with STUDIO_TOKEN), else the database directly."""
     if settings.studio_url:
         return StudioClient(settings.studio_url, settings.studio_token)
-    return DatabaseBackend(migrated_url(settings))
+    return DatabaseBackend(open_database(settings))
 
 
-def migrated_url(settings: Settings) -> str:
-    url = embedded_db.database_url(settings)
+def open_database(settings: Settings) -> Database:
+    """Studio's database, on one connection (statements retried like the API's);
+    the embedded one migrated first: it is ours to keep current."""
+    database = Database(embedded_db.database_url(settings), application_name="studio-cli")
     if not settings.database_url:
-        migrations.migrate(url)  # the embedded database is ours to keep current
-    return url
+        migrations.migrate(database)
+    return database
 
 
 def studio_client(settings: Settings) -> StudioClient:

@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 from app import embedded_db, migrations
-from app.cli.backend import migrated_url
+from app.cli.backend import open_database
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
+from app.db import Database
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     url = embedded_db.database_url(settings)
-    applied = migrations.migrate(url)
+    with Database(url, application_name="studio-cli") as database:
+        applied = migrations.migrate(database)
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
     return 0
 
@@ -63,5 +65,6 @@ def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
-    url = migrated_url(settings)
+    with open_database(settings) as database:
+        url = database.conninfo
     return subprocess.call([str(embedded_db.bin_path("psql")), url, *args.psql_args])

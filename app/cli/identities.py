@@ -6,10 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import psycopg
-
 from app import queries
-from app.cli.backend import backend, migrated_url
+from app.cli.backend import backend, open_database
 from app.cli.output import CommandError, print_json, print_table, when
 from app.cli.parsing import CLIENT, DATABASE, environment
 from app.cli.sync import sync_and_print
@@ -115,7 +113,8 @@ def cmd_identities_delete(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from app.gallery_export import export_gallery
 
-    gallery = export_gallery(migrated_url(settings), args.source_system)
+    with open_database(settings) as database:
+        gallery = export_gallery(database, args.source_system)
     Path(args.file).write_text(json.dumps(gallery))
     faces = sum(len(f) for f in gallery["embeddings"].values())
     print(f"exported {len(gallery['identities'])} identities, {faces} embeddings to {args.file}")
@@ -134,10 +133,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    with psycopg.connect(migrated_url(settings)) as conn:
-        rows = conn.execute(
-            queries.AUDIT_JOURNAL, {"source": args.source_system, "limit": args.limit}
-        ).fetchall()
+    with open_database(settings) as database:
+        rows = database.fetch_all(
+            queries.AUDIT_JOURNAL, source=args.source_system, limit=args.limit
+        )
     print_table(
         ["when", "operation", "source", "caller", "dry run", "counts"],
         [

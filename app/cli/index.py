@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import psycopg
-
-from app.cli.backend import migrated_url
+from app.cli.backend import open_database
 from app.cli.output import print_table
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
@@ -47,17 +45,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from app import gallery_index
 
-    url = migrated_url(settings)
-    if args.index == "build":
-        name = gallery_index.build(url, args.model, m=args.m, ef_construction=args.ef_construction)
-        print(f"built {name}")
-    elif args.index == "drop":
-        print(f"dropped {gallery_index.drop(url, args.model)}")
-    elif args.index == "ensure":
-        built = gallery_index.ensure(url)
-        print(f"built {', '.join(built)}" if built else "nothing to build")
-    with psycopg.connect(url) as conn:
-        rows = gallery_index.status(conn)
+    with open_database(settings) as database:
+        if args.index == "build":
+            name = gallery_index.build(
+                database, args.model, m=args.m, ef_construction=args.ef_construction
+            )
+            print(f"built {name}")
+        elif args.index == "drop":
+            print(f"dropped {gallery_index.drop(database, args.model)}")
+        elif args.index == "ensure":
+            built = gallery_index.ensure(database)
+            print(f"built {', '.join(built)}" if built else "nothing to build")
+        rows = gallery_index.status(database)
     print_table(
         ["model", "references", "index", "size", "advice"],
         [

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli.backend import migrated_url
+from app.cli.backend import open_database
 from app.cli.output import CommandError
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
@@ -41,7 +41,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         engine = load_engine(settings.model, settings.model_root)
     except ModelNotFound as exc:
         raise CommandError(str(exc), status=2) from exc
-    recognizer = PersonRecognizer(migrated_url(settings), engine.model_name, listen=False)
+    recognizer = PersonRecognizer(open_database(settings), engine.model_name, listen=False)
     annotate = Path(args.save_annotated) if args.save_annotated else None
     try:
         for sighting in recognize_source(
@@ -49,7 +49,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         ):
             print(json.dumps(sighting), flush=True)
             if args.record_sightings and sighting["identity"]:
-                record_sightings(recognizer.conninfo, [sighting["identity"]["identity_id"]])
+                record_sightings(recognizer.database, [sighting["identity"]["identity_id"]])
     except ValueError as exc:  # a source OpenCV cannot read
         raise CommandError(str(exc), status=2) from exc
     return 0

@@ -9,11 +9,10 @@ import shutil
 import sys
 import tempfile
 
-import psycopg
-
 from app import embedded_db, migrations, queries
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
+from app.db import Database
 
 SETTINGS = (
     *DATABASE,
@@ -53,16 +52,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings.from_env(**{**settings.__dict__, **overrides})
     url = embedded_db.database_url(settings)
-    if settings.database_url:
-        with psycopg.connect(url) as conn:
-            if migrations.current_version(conn) < migrations.load_migrations()[-1].version:
+    with Database(url, application_name="studio-serve") as database:
+        if settings.database_url:
+            if migrations.current_version(database) < migrations.load_migrations()[-1].version:
                 print("the database is behind this code: run `studio migrate`", file=sys.stderr)
                 return 2
-    else:
-        applied = migrations.migrate(url)
-        if applied:
-            print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
-    first_token = _first_admin_token(url) if not settings.database_url else None
+            first_token = None
+        else:
+            applied = migrations.migrate(database)
+            if applied:
+                print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
+            first_token = _first_admin_token(database)
     _banner(settings, first_token)
     if not settings.database_url:
         # The embedded server is ours: if it dies, start it again rather than
@@ -87,14 +87,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _first_admin_token(url: str) -> str | None:
+def _first_admin_token(database: Database) -> str | None:
     """On a fresh embedded database, make one admin token so the API is usable at once."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        if conn.execute("SELECT count(*) FROM api_tokens").fetchone()[0]:
-            return None
-        return conn.execute(
-            queries.CREATE_TOKEN, ("local-admin", ["admin"], None, None)
-        ).fetchone()[1]
+    if database.value(queries.COUNT_TOKENS):
+        return None
+    _, token = database.fetch_one(queries.CREATE_TOKEN, "local-admin", ["admin"], None, None)
+    return token
 
 
 def _banner(settings: Settings, first_token: str | None) -> None:

@@ -7,16 +7,13 @@ import math
 import sys
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from app import queries
 from app.auth import SCOPES
-from app.cli.backend import migrated_url
-from app.cli.output import print_table, report, when
+from app.cli.backend import open_database, refusal
+from app.cli.output import print_table, when
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
-from app.errors import from_database_error
-from worker.studio_client import StudioError
+from app.db import DatabaseError
 
 MAX_TOKEN_DAYS = 36_500
 
@@ -74,16 +71,17 @@ def _parse_expiry(days: float | None) -> datetime | None:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    url = migrated_url(settings)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            token_id, token = conn.execute(
+    with open_database(settings) as database:
+        try:
+            token_id, token = database.fetch_one(
                 queries.CREATE_TOKEN,
-                (args.name, args.scope, args.source or None, _parse_expiry(args.expires_in_days)),
-            ).fetchone()
-    except psycopg.Error as exc:
-        error = from_database_error(exc)
-        return report(StudioError(error.status, error.body()))
+                args.name,
+                args.scope,
+                args.source or None,
+                _parse_expiry(args.expires_in_days),
+            )
+        except DatabaseError as exc:
+            raise refusal(exc) from exc
     print(token)
     print(
         f"token {args.name} ({token_id}) created; it is shown only this once",
@@ -93,9 +91,8 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
-    url = migrated_url(settings)
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(queries.LIST_TOKENS).fetchall()
+    with open_database(settings) as database:
+        rows = database.fetch_all(queries.LIST_TOKENS)
     table = [
         [
             name,
@@ -113,8 +110,7 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    url = migrated_url(settings)
-    with psycopg.connect(url, autocommit=True) as conn:
-        count = conn.execute(queries.REVOKE_TOKEN, (args.name_or_id,)).fetchone()[0]
+    with open_database(settings) as database:
+        count = database.value(queries.REVOKE_TOKEN, args.name_or_id)
     print(f"revoked {count} token(s)")
     return 0 if count else 1

@@ -1,12 +1,12 @@
-"""What every route does: read the body as text, read query args, reach the pool."""
+"""What every route does: read the body as text, read query args, reach the database."""
 
 from __future__ import annotations
 
 import re
 
 from flask import current_app, request
-from psycopg_pool import ConnectionPool
 
+from app.db import Database
 from app.errors import ApiError, invalid_field
 
 # A Flask rule's "<int:job_id>" is OpenAPI's "{job_id}".
@@ -76,6 +76,6 @@ def whole_number_arg(args: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def pool() -> ConnectionPool:
-    """The app's connection pool."""
-    return current_app.extensions["studio_pool"]
+def database() -> Database:
+    """The app's database (a pool)."""
+    return current_app.extensions["studio_db"]

@@ -6,14 +6,13 @@ from flask import Blueprint, g
 
 from app import queries
 from app.auth import require
-from app.db import call_json
-from app.routes.common import json_body_text, pool, query_args, whole_number_arg
+from app.routes.common import database, json_body_text, query_args, whole_number_arg
 
 bp = Blueprint("identities", __name__)
 
 
 def _call(query: str) -> dict:
-    return call_json(pool(), query, json_body_text(), g.caller.label, g.caller.allowed_sources)
+    return database().value(query, json_body_text(), g.caller.label, g.caller.allowed_sources)
 
 
 @bp.post("/api/identities/sync")
@@ -35,8 +34,7 @@ def ingest_embeddings():
 def external_identities():
     """One page of external identities with embedding counts."""
     args = query_args()
-    return call_json(
-        pool(),
+    return database().value(
         queries.EXTERNAL_IDENTITIES,
         args.get("source_system") or None,
         whole_number_arg(args, "limit", 100),

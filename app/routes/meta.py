@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from app import embedded_db, queries
-from app.db import fetch_all
 from app.openapi import document
+from app.routes.common import database
 
 bp = Blueprint("meta", __name__)
 
 
 def _database_reachable() -> bool:
     try:
-        fetch_all(current_app.extensions["studio_pool"], queries.DATABASE_PING)
+        database().fetch_one(queries.DATABASE_PING)
     except Exception:  # any failure to answer means "not reachable" here
         return False
     return True

@@ -11,7 +11,7 @@ from app.auth import require
 from app.errors import ApiError, invalid_field
 from app.metrics import DECISIONS
 from app.person_recognizer import THRESHOLDS, PersonRecognizer, identified_ids, record_sightings
-from app.routes.common import json_body_text
+from app.routes.common import database, json_body_text
 
 bp = Blueprint("recognize", __name__)
 
@@ -39,7 +39,7 @@ def recognizer_for(model: str) -> PersonRecognizer:
     """One recognizer (gallery cache + NOTIFY listener) per model and process."""
     recognizers = current_app.extensions.setdefault("studio_recognizers", {})
     if model not in recognizers:
-        recognizers[model] = PersonRecognizer(current_app.extensions["studio_conninfo"], model)
+        recognizers[model] = PersonRecognizer(database(), model)
     return recognizers[model]
 
 
@@ -128,7 +128,7 @@ def recognize():
         DECISIONS.labels(match.decision).inc()
     recorded = 0
     if record_sighting:
-        recorded = record_sightings(recognizer.conninfo, identified_ids(matches), sources)
+        recorded = record_sightings(recognizer.database, identified_ids(matches), sources)
     return {
         "success": True,
         "model": model,

@@ -6,8 +6,7 @@ from flask import Blueprint, g
 
 from app import queries
 from app.auth import require
-from app.db import call_json
-from app.routes.common import json_body_text, pool, query_args, whole_number_arg
+from app.routes.common import database, json_body_text, query_args, whole_number_arg
 
 bp = Blueprint("training", __name__)
 
@@ -16,8 +15,8 @@ bp = Blueprint("training", __name__)
 @require("jobs:submit")
 def submit():
     """Queue a face_detect_embed job for photos or a batch of the catalog."""
-    result = call_json(
-        pool(), queries.SUBMIT_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
+    result = database().value(
+        queries.SUBMIT_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
     )
     return result, 202
 
@@ -26,8 +25,8 @@ def submit():
 @require("jobs:work")
 def claim():
     """Give the calling worker the next job (204 when none waits)."""
-    result = call_json(
-        pool(), queries.CLAIM_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
+    result = database().value(
+        queries.CLAIM_JOB, json_body_text(), g.caller.label, g.caller.allowed_sources
     )
     if result["job"] is None:
         return "", 204
@@ -38,8 +37,8 @@ def claim():
 @require("jobs:work")
 def heartbeat(job_id: int):
     """Extend the lease of a held job and record its progress."""
-    return call_json(
-        pool(), queries.HEARTBEAT_JOB, job_id, json_body_text(), g.caller.allowed_sources
+    return database().value(
+        queries.HEARTBEAT_JOB, job_id, json_body_text(), g.caller.allowed_sources
     )
 
 
@@ -47,8 +46,8 @@ def heartbeat(job_id: int):
 @require("jobs:work")
 def complete(job_id: int):
     """Finish a held job with its result."""
-    return call_json(
-        pool(), queries.COMPLETE_JOB, job_id, json_body_text(), g.caller.allowed_sources
+    return database().value(
+        queries.COMPLETE_JOB, job_id, json_body_text(), g.caller.allowed_sources
     )
 
 
@@ -56,14 +55,14 @@ def complete(job_id: int):
 @require("jobs:work")
 def fail(job_id: int):
     """Fail a held job: retried with backoff while attempts remain."""
-    return call_json(pool(), queries.FAIL_JOB, job_id, json_body_text(), g.caller.allowed_sources)
+    return database().value(queries.FAIL_JOB, job_id, json_body_text(), g.caller.allowed_sources)
 
 
 @bp.get("/api/training/jobs/<int:job_id>")
 @require("jobs:submit")
 def status(job_id: int):
     """A job's state, attempts, progress, result and errors."""
-    return call_json(pool(), queries.JOB_STATUS, job_id, g.caller.allowed_sources)
+    return database().value(queries.JOB_STATUS, job_id, g.caller.allowed_sources)
 
 
 @bp.get("/api/training/jobs")
@@ -71,8 +70,7 @@ def status(job_id: int):
 def jobs():
     """The newest jobs (optionally of one state) and counts by state."""
     args = query_args()
-    return call_json(
-        pool(),
+    return database().value(
         queries.LIST_JOBS,
         args.get("state") or None,
         whole_number_arg(args, "limit", 50),

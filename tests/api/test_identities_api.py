@@ -187,7 +187,7 @@ def test_body_over_the_limit_is_413(db_url, conn):
             post(app.test_client(), "/api/identities/sync", body, token), 413, "payload_too_large"
         )
     finally:
-        app.extensions["studio_pool"].close()
+        app.extensions["studio_db"].close()
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ def test_database_unreachable_is_503_with_retry_after(tmp_path):
         import app.db as db
 
         db_timeout = db.CHECKOUT_TIMEOUT_SECONDS
-        app.extensions["studio_pool"].timeout = 0.5
+        app.extensions["studio_db"].checkout_timeout = 0.5
         client = app.test_client()
         response = client.get("/api/identities/external", headers=auth("gts_x"))
         body = assert_envelope(response, 503, "database_unavailable")
@@ -295,7 +295,7 @@ def test_database_unreachable_is_503_with_retry_after(tmp_path):
         assert client.get("/readyz").status_code == 503
         assert db_timeout > 0
     finally:
-        app.extensions["studio_pool"].close()
+        app.extensions["studio_db"].close()
 
 
 def test_health_needs_no_token(client):

@@ -72,7 +72,7 @@ def test_metrics_across_gunicorn_workers(live_server, conn):
 def public_client(db_url):
     application = create_app({"database_url": db_url, "pool_size": 2, "metrics_public": True})
     yield application.test_client()
-    application.extensions["studio_pool"].close()
+    application.extensions["studio_db"].close()
 
 
 COUNTS = ("studio_jobs{", "studio_gallery_references{")

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import auth, make_token
+from helpers import auth, make_token, migrate
 
-from app import create_app, embedded_db, migrations
+from app import create_app, embedded_db
 
 
 @pytest.mark.slow
 def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself():
     data_dir = Path(tempfile.mkdtemp(prefix="studio-outage-")) / "data"
     url = embedded_db.start(data_dir)
-    migrations.migrate(url)
+    migrate(url)
     with psycopg.connect(url, autocommit=True) as conn:
         token = make_token(conn, ["admin"])
     app = create_app({"database_url": url, "pool_size": 2})
-    app.extensions["studio_pool"].timeout = 1.0
+    app.extensions["studio_db"].checkout_timeout = 1.0
     client = app.test_client()
 
     def sync(i):
@@ -57,7 +57,7 @@ def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself():
             stored = sorted(r[0] for r in conn.execute("SELECT external_id FROM identities"))
         assert stored == sorted(acknowledged), "everything acknowledged before the stop is there"
     finally:
-        app.extensions["studio_pool"].close()
+        app.extensions["studio_db"].close()
         embedded_db.stop(data_dir)
 
 

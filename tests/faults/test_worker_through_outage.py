@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import DATA_FACES, make_token
+from helpers import DATA_FACES, make_token, migrate
 from worker_support import FAST, catalog_client, catalog_of
 
-from app import embedded_db, migrations
+from app import embedded_db
 from app.processes import spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.face_embed_worker import FaceEmbedWorker
@@ -24,7 +24,7 @@ from worker.studio_client import StudioClient
 def test_worker_job_completes_across_a_database_restart(engine, tmp_path):
     data_dir = Path(tempfile.mkdtemp(prefix="studio-worker-outage-")) / "data"
     url = embedded_db.start(data_dir)
-    migrations.migrate(url)
+    migrate(url)
     with psycopg.connect(url, autocommit=True) as conn:
         token = make_token(
             conn, ["identities:write", "embeddings:write", "jobs:submit", "jobs:work"]

@@ -10,6 +10,7 @@ import pytest
 from helpers import DATA_FACES, auth, make_token
 
 from app.camera_feed import recognize_source
+from app.db import Database
 from app.person_recognizer import PersonRecognizer
 
 PROBES = DATA_FACES / "probes"
@@ -48,9 +49,10 @@ def enrolled(conn, reference_faces):
 
 @pytest.fixture
 def recognizer(db_url, enrolled):
-    instance = PersonRecognizer(db_url, "buffalo_s")
-    yield instance
-    instance.close()
+    with Database(db_url) as database:
+        instance = PersonRecognizer(database, "buffalo_s")
+        yield instance
+        instance.close()
 
 
 def identified(sightings):
@@ -178,26 +180,57 @@ def test_recognize_api_and_sightings(client, conn, engine, enrolled):
 def test_index_policy_build_status_drop(db_url, conn, enrolled, monkeypatch):
     from app import gallery_index
 
-    [status] = gallery_index.status(conn)
+    database = Database(db_url)
+    [status] = gallery_index.status(database)
     assert (status.model, status.references, status.index) == ("buffalo_s", 11, None)
     assert "not needed" in status.advice
     monkeypatch.setattr(gallery_index, "BUILD_AT", 10)
-    assert "build it" in gallery_index.status(conn)[0].advice
-    assert gallery_index.ensure(db_url) == ["embeddings_vector_hnsw_buffalo_s"]
-    [built] = gallery_index.status(conn)
+    assert "build it" in gallery_index.status(database)[0].advice
+    assert gallery_index.ensure(database) == ["embeddings_vector_hnsw_buffalo_s"]
+    [built] = gallery_index.status(database)
     assert built.valid and built.size_bytes > 0
+    # The build's memory setting ends with the build.
+    assert database.value("SHOW maintenance_work_mem") != "1GB"
     conn.execute("SET enable_seqscan = off")  # 11 rows: a scan is cheaper, but is the index usable?
     plan = "\n".join(
         r[0]
         for r in conn.execute(
-            "EXPLAIN SELECT * FROM embeddings WHERE is_reference AND embedding_type = 'face' "
-            "AND model = 'buffalo_s' ORDER BY vector <=> (SELECT vector FROM embeddings LIMIT 1) LIMIT 5"
+            "EXPLAIN SELECT * FROM gallery WHERE model = 'buffalo_s' "
+            "ORDER BY vector <=> (SELECT vector FROM embeddings LIMIT 1) LIMIT 5"
         )
     )
     assert "embeddings_vector_hnsw_buffalo_s" in plan
-    assert gallery_index.ensure(db_url) == []
-    gallery_index.drop(db_url, "buffalo_s")
-    assert gallery_index.status(conn)[0].index is None
+    # match_faces() builds its query with the model as a literal: the planner
+    # matches the partial index through the gallery view there too.
+    assert "embeddings_vector_hnsw_buffalo_s" in _match_faces_plan(conn, "buffalo_s")
+    assert gallery_index.ensure(database) == []
+    gallery_index.drop(database, "buffalo_s")
+    assert gallery_index.status(database)[0].index is None
+    assert "embeddings_vector_hnsw_buffalo_s" not in _match_faces_plan(conn, "buffalo_s")
+    database.close()
+
+
+def _match_faces_plan(conn, model: str) -> str:
+    """The plans of the statements match_faces() runs inside, as auto_explain
+    reports them (to this client, as notices)."""
+    notices: list[str] = []
+
+    def keep(notice) -> None:
+        notices.append(notice.message_primary or "")
+
+    conn.add_notice_handler(keep)
+    conn.execute("LOAD 'auto_explain'")
+    conn.execute("SET auto_explain.log_min_duration = 0")
+    conn.execute("SET auto_explain.log_nested_statements = on")
+    conn.execute("SET auto_explain.log_level = notice")
+    try:
+        conn.execute(
+            "SELECT * FROM match_faces((SELECT vector FROM embeddings LIMIT 1), %s, 5)", (model,)
+        ).fetchall()
+    finally:
+        conn.execute("RESET auto_explain.log_min_duration")
+        conn.remove_notice_handler(keep)
+    return "\n".join(notices)
 
 
 def test_studio_recognize_prints_one_json_line_per_face(db_url, enrolled, tmp_path):

@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 import pytest
-from helpers import vector
+from helpers import migrate, vector
 from pgvector.psycopg import register_vector
 
 from app import migrations
@@ -45,6 +45,14 @@ def schema_shape(url: str) -> dict:
             "SELECT attstorage FROM pg_attribute "
             "WHERE attrelid = 'embeddings'::regclass AND attname = 'vector'"
         ).fetchone()
+        views = conn.execute(
+            "SELECT viewname, definition FROM pg_views WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+        enums = conn.execute(
+            "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) "
+            "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+            "WHERE t.typnamespace = 'public'::regnamespace GROUP BY t.typname ORDER BY 1"
+        ).fetchall()
         functions = conn.execute(
             "SELECT p.oid::regprocedure::text FROM pg_proc p "
             "WHERE p.pronamespace = 'public'::regnamespace "
@@ -57,12 +65,14 @@ def schema_shape(url: str) -> dict:
         "indexes": indexes,
         "triggers": triggers,
         "storage": storage,
+        "views": views,
+        "enums": enums,
         "functions": functions,
     }
 
 
 def test_empty_database_migrates_to_the_current_schema(empty_db_url):
-    applied = migrations.migrate(empty_db_url)
+    applied = migrate(empty_db_url)
     assert applied == [f"{m.version:04d}_{m.name}" for m in migrations.load_migrations()]
     shape = schema_shape(empty_db_url)
     columns = {(t, c): (dt, udt) for t, c, dt, udt, *_ in shape["columns"]}
@@ -85,12 +95,17 @@ def test_empty_database_migrates_to_the_current_schema(empty_db_url):
     } <= constraint_names
     for function in ("sync_identities", "ingest_embeddings", "external_identities"):
         assert any(f[0].startswith(function + "(") for f in shape["functions"])
+    assert {name for name, _ in shape["views"]} == {"reference_faces", "gallery"}
+    assert shape["enums"] == [
+        ("job_state", ["queued", "running", "retrying", "completed", "failed"])
+    ]
+    assert columns[("jobs", "state")] == ("USER-DEFINED", "job_state")
 
 
 def test_migrating_twice_changes_nothing(empty_db_url):
-    migrations.migrate(empty_db_url)
+    migrate(empty_db_url)
     before = schema_shape(empty_db_url)
-    assert migrations.migrate(empty_db_url) == []
+    assert migrate(empty_db_url) == []
     assert schema_shape(empty_db_url) == before
 
 
@@ -136,9 +151,9 @@ def _insert_baseline_rows(url: str) -> dict:
 
 
 def test_baseline_with_data_migrates_with_every_row_accounted_for(empty_db_url):
-    migrations.migrate(empty_db_url, target=1)
+    migrate(empty_db_url, target=1)
     rows = _insert_baseline_rows(empty_db_url)
-    migrations.migrate(empty_db_url)
+    migrate(empty_db_url)
 
     with psycopg.connect(empty_db_url) as conn:
         register_vector(conn)
@@ -167,14 +182,14 @@ def test_baseline_with_data_migrates_with_every_row_accounted_for(empty_db_url):
 
 
 def test_baseline_and_empty_end_in_the_same_schema(empty_db_url, db_url):
-    migrations.migrate(empty_db_url, target=1)
+    migrate(empty_db_url, target=1)
     _insert_baseline_rows(empty_db_url)
-    migrations.migrate(empty_db_url)
+    migrate(empty_db_url)
     assert schema_shape(empty_db_url) == schema_shape(db_url)
 
 
 def test_changed_migration_is_refused(empty_db_url, monkeypatch):
-    migrations.migrate(empty_db_url)
+    migrate(empty_db_url)
     original = migrations.load_migrations
 
     def edited():
@@ -187,22 +202,22 @@ def test_changed_migration_is_refused(empty_db_url, monkeypatch):
 
     monkeypatch.setattr(migrations, "load_migrations", edited)
     with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
-        migrations.migrate(empty_db_url)
+        migrate(empty_db_url)
 
 
 def test_database_newer_than_code_is_refused(empty_db_url):
-    migrations.migrate(empty_db_url)
+    migrate(empty_db_url)
     with psycopg.connect(empty_db_url) as conn:
         conn.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, 'future', 'x')",
             (LATEST + 1,),
         )
     with pytest.raises(migrations.MigrationError, match="newer than the code"):
-        migrations.migrate(empty_db_url)
+        migrate(empty_db_url)
 
 
 def _migrate_in_process(url: str) -> list[str]:
-    return migrations.migrate(url)
+    return migrate(url)
 
 
 def test_five_concurrent_migrators_all_succeed(empty_db_url):

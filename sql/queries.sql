@@ -1,0 +1,228 @@
+-- Every statement the Python sends, named and said what it does.
+--
+-- app/queries.py loads this file once: a section starts at a line
+-- `-- name --`, the comment lines under it say what it does, and the
+-- statement runs to the next section. Python reads a statement as
+-- queries.NAME (upper case). Parameters are psycopg's: %s in order, or
+-- %(name)s; a literal % is %%. Statements marked "composed" have {names}
+-- filled in as identifiers or literals (app/db.py) and take no parameters.
+--
+-- The rules live in sql/functions/ and in the schema; these are the calls
+-- and the few reads that need no rule. "The gallery" is the gallery view
+-- and "reference faces" the reference_faces view (sql/migrations/).
+
+-- sync_identities --
+-- Create, rename and delete identities of one source system (payload, caller,
+-- allowed sources).
+SELECT sync_identities(%s::jsonb, %s::text, %s::text[])
+
+-- ingest_embeddings --
+-- Store reference face embeddings, creating identities as needed (payload,
+-- caller, allowed sources).
+SELECT ingest_embeddings(%s::jsonb, %s::text, %s::text[])
+
+-- external_identities --
+-- One page of external identities with embedding counts (source system,
+-- limit, cursor, allowed sources).
+SELECT external_identities(%s::text, %s::integer, %s::text, %s::text[])
+
+-- authenticate_token --
+-- Who holds this bearer token: nothing for an unknown, revoked or expired one.
+SELECT token_id, name, scopes, source_systems FROM authenticate_api_token(%s)
+
+-- create_token --
+-- A new token (name, scopes, source systems, expiry); the token is returned
+-- once and stored only hashed.
+SELECT token_id, token
+FROM create_api_token(%s::text, %s::text[], %s::text[], %s::timestamptz)
+
+-- count_tokens --
+-- How many tokens were ever made: none means a fresh database that needs its
+-- first admin token.
+SELECT count(*) FROM api_tokens
+
+-- revoke_token --
+-- Revoke tokens by name or id; returns how many.
+SELECT revoke_api_token(%s)
+
+-- list_tokens --
+-- Every token, live first; state says what authenticate_api_token() would do
+-- with it now.
+SELECT name, token_id, scopes, source_systems, created_at, expires_at,
+       CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+            WHEN expires_at <= now() THEN 'expired'
+            ELSE 'live' END AS state,
+       last_used_at
+FROM api_tokens
+ORDER BY revoked_at IS NOT NULL, coalesce(expires_at <= now(), false), name, created_at
+
+-- submit_job --
+-- Queue a face_detect_embed job (request, caller, allowed sources).
+SELECT submit_job(%s::jsonb, %s::text, %s::text[])
+
+-- claim_job --
+-- Give the calling worker the next job (request, caller, allowed sources).
+SELECT claim_job(%s::jsonb, %s::text, %s::text[])
+
+-- heartbeat_job --
+-- Extend a held job's lease and record its progress (job, request, allowed
+-- sources).
+SELECT heartbeat_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
+
+-- complete_job --
+-- Finish a held job with its result (job, request, allowed sources).
+SELECT complete_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
+
+-- fail_job --
+-- Fail a held job, retried while attempts remain (job, request, allowed
+-- sources).
+SELECT fail_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
+
+-- job_status --
+-- One job as its submitter sees it (job, allowed sources).
+SELECT job_status(%s::bigint, %s::text[])
+
+-- list_jobs --
+-- The newest jobs, optionally of one state, and counts by state (state, limit,
+-- allowed sources).
+SELECT list_jobs(%s::text, %s::integer, %s::text[])
+
+-- jobs_by_state --
+-- How many jobs are in each state, every state of the job_state type listed,
+-- in its order.
+SELECT s.state::text, count(j.job_id)
+FROM unnest(enum_range(NULL::job_state)) AS s (state)
+LEFT JOIN jobs AS j ON j.state = s.state
+GROUP BY s.state
+ORDER BY s.state
+
+-- audit_journal --
+-- The newest sync and ingest calls, of one source system or all.
+SELECT occurred_at, operation, source_system, caller, dry_run, counts
+FROM audit_journal
+WHERE %(source)s::text IS NULL OR source_system = %(source)s::text
+ORDER BY audit_id DESC
+LIMIT %(limit)s
+
+-- database_ping --
+-- Does the database answer?
+SELECT 1
+
+-- gallery --
+-- The gallery of one model, grouped by identity: what the recognizer holds in
+-- memory.
+SELECT identity_id::text, external_id, source_system, name, vector
+FROM gallery
+WHERE model = %s
+ORDER BY identity_id
+
+-- gallery_size --
+-- How many references the gallery of one model has.
+SELECT count(*) FROM gallery WHERE model = %s
+
+-- gallery_sizes --
+-- How many references the gallery has, per model.
+SELECT model, count(*) FROM gallery GROUP BY model ORDER BY model
+
+-- match_faces --
+-- The k nearest identities of the gallery to one probe, in SQL (probe, model,
+-- k, ef_search, allowed sources).
+SELECT * FROM match_faces(%s::vector, %s, %s, %s, %s::text[])
+
+-- record_sightings --
+-- Stamp first_seen / last_seen of identities seen on camera now (identities,
+-- allowed sources).
+SELECT record_sightings(%s::uuid[], p_allowed_sources => %s::text[])
+
+-- export_identities --
+-- Every identity of one source system, for an export.
+SELECT external_id, name FROM identities
+WHERE source_system = %s
+ORDER BY external_id
+
+-- export_reference_faces --
+-- Every reference face of one source system, of every model, for an export:
+-- unnamed identities' too, so that a restore loses nothing.
+SELECT model, external_id, vector, confidence
+FROM reference_faces
+WHERE source_system = %s
+ORDER BY model, external_id, created_at, embedding_id
+
+-- gallery_index_name --
+-- The name of one model's HNSW index (sql/functions/gallery_index_name.sql).
+SELECT gallery_index_name(%s)
+
+-- gallery_index_status --
+-- Every model with reference faces, with its HNSW index if it has one:
+-- name, whether it is valid (a build interrupted leaves it invalid), size.
+SELECT m.model, m.references, c.relname, i.indisvalid, pg_relation_size(c.oid)
+FROM (SELECT model, count(*) AS references FROM reference_faces GROUP BY model) AS m
+LEFT JOIN pg_class AS c ON c.relname = gallery_index_name(m.model)
+LEFT JOIN pg_index AS i ON i.indexrelid = c.oid
+ORDER BY m.model
+
+-- index_build_memory --
+-- Memory for building an HNSW index in this session: a graph that fits builds
+-- several times faster.
+SET maintenance_work_mem = '1GB'
+
+-- index_build_memory_reset --
+-- Back to the server's setting once the build is over.
+RESET maintenance_work_mem
+
+-- create_gallery_index --
+-- Composed: {index} (gallery_index_name), {m}, {ef_construction}, {model}.
+-- One model's partial HNSW index, built without blocking writes. Its
+-- predicate is what the reference_faces view asks of embeddings, with the
+-- model, so that a query on the gallery naming the model as a literal
+-- (match_faces()) can use it.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS {index} ON embeddings
+USING hnsw (vector vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})
+WHERE is_reference AND embedding_type = 'face' AND model = {model}
+
+-- drop_gallery_index --
+-- Composed: {index}. Drop one model's HNSW index without blocking writes.
+DROP INDEX CONCURRENTLY IF EXISTS {index}
+
+-- listen --
+-- Composed: {channel}. Be told of NOTIFYs on a channel.
+LISTEN {channel}
+
+-- migration_lock --
+-- Wait for any other migration runner, then hold the lock for this session.
+SELECT pg_advisory_lock(%s)
+
+-- migration_unlock --
+-- Let the next migration runner in.
+SELECT pg_advisory_unlock(%s)
+
+-- create_schema_migrations --
+-- The record of applied migrations, made on first run.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer     NOT NULL,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
+)
+
+-- schema_migrations_exist --
+-- Was this database ever migrated?
+SELECT to_regclass('schema_migrations') IS NOT NULL
+
+-- current_version --
+-- The highest applied migration, 0 for none.
+SELECT coalesce(max(version), 0) FROM schema_migrations
+
+-- applied_migrations --
+-- Every applied migration with the checksum of the file that was applied.
+SELECT version, name, checksum FROM schema_migrations
+
+-- record_migration --
+-- A migration was applied (version, name, checksum).
+INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)
+
+-- defer_function_body_checks --
+-- For this transaction only: a function's body may call a function defined
+-- in a file that is applied after it.
+SET LOCAL check_function_bodies = off
