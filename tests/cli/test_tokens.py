@@ -19,7 +19,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BLANKS = " \t\n\u00a0\u2003\u3000\u200b\ufeff\u1680"
 NAMES = st.one_of(
     # NUL never reaches SQL: PostgreSQL text cannot hold it and psycopg refuses it.
-    st.text(st.characters(exclude_characters="\x00"), max_size=120),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=120),
     st.builds(
         lambda pad1, core, pad2: pad1 + core + pad2,
         st.text(alphabet=BLANKS, max_size=3),
