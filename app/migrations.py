@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from app import queries
@@ -63,6 +64,44 @@ def current_version(database: Database) -> int:
     if not database.value(queries.SCHEMA_MIGRATIONS_EXIST):
         return 0
     return database.value(queries.CURRENT_VERSION)
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """One migration as this code and the database see it. `state` is applied,
+    pending, changed (the file differs from what was applied) or unknown (the
+    database has it and this code does not: the database is newer)."""
+
+    version: int
+    name: str
+    state: str
+    applied_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:04d}_{self.name}"
+
+
+def status(database: Database) -> list[MigrationState]:
+    """Every migration that this code or the database knows, in version order.
+    Reads only: nothing is created, applied or locked."""
+    recorded = {}
+    if database.value(queries.SCHEMA_MIGRATIONS_EXIST):
+        recorded = {row[0]: row[1:] for row in database.fetch_all(queries.MIGRATION_HISTORY)}
+    known = {m.version: m for m in load_migrations()}
+    states = []
+    for version in sorted(set(known) | set(recorded)):
+        migration = known.get(version)
+        if version not in recorded:
+            states.append(MigrationState(version, migration.name, "pending", None))
+            continue
+        name, checksum, applied_at = recorded[version]
+        if migration is None:
+            state = "unknown"
+        else:
+            state = "applied" if migration.checksum == checksum else "changed"
+        states.append(MigrationState(version, name, state, applied_at))
+    return states
 
 
 def migrate(database: Database, *, target: int | None = None) -> list[str]:

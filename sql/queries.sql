@@ -218,6 +218,11 @@ SELECT coalesce(max(version), 0) FROM schema_migrations
 -- Every applied migration with the checksum of the file that was applied.
 SELECT version, name, checksum FROM schema_migrations
 
+-- migration_history --
+-- Every applied migration, oldest first, with its checksum and when it ran
+-- (studio migrate --status).
+SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version
+
 -- record_migration --
 -- A migration was applied (version, name, checksum).
 INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)
