@@ -31,6 +31,13 @@ IDENTITY_PAGE_MAX = 1000
 JOB_PAGE_MAX = 500
 JOB_FIELD_BYTES = {"progress": 4096, "result": 524_288, "error": 4096}  # studio_job_field_sizes
 BIGINT_MAX = 2**63 - 1  # job IDs
+# PostgreSQL's float4 input rounds a decimal to the nearest 32-bit float.
+# The largest magnitude it rounds to a finite one: the midpoint above the
+# largest float rounds to infinity, and the float64 at that midpoint prints
+# (as JSON writers print it) a shade below it. The largest it rounds to zero,
+# refused for any number but 0: half the smallest subnormal float.
+FLOAT4_ROUNDS_FINITE = 2**128 - 2**103
+FLOAT4_ROUNDS_TO_ZERO = 2.0**-150
 JOB_STATES = ("queued", "running", "retrying", "completed", "failed")
 
 _TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -94,15 +101,37 @@ _UUID = {
     "maxLength": 36,
     "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 }
-_FLOAT32 = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
-_EMBEDDING = {
-    "type": "array",
-    "items": _FLOAT32,
-    "minItems": DIMENSIONS,
-    "maxItems": DIMENSIONS,
-    "contains": {"not": {"const": 0}},
-    "description": f"{DIMENSIONS} numbers that 32-bit floats hold, not all zero",
+# A probe's numbers: what a 32-bit float holds (app/routes/recognize.py).
+_PROBE_VALUE = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+# A stored number is read by PostgreSQL's float4 input (studio_float4_fits),
+# which refuses what rounds to infinity or, unless it is 0, to zero.
+_ROUNDS_TO_ZERO = {
+    "type": "number",
+    "minimum": -FLOAT4_ROUNDS_TO_ZERO,
+    "maximum": FLOAT4_ROUNDS_TO_ZERO,
+    "not": {"const": 0},
 }
+_STORED_VALUE = {
+    "type": "number",
+    "minimum": -FLOAT4_ROUNDS_FINITE,
+    "maximum": FLOAT4_ROUNDS_FINITE,
+    "not": _ROUNDS_TO_ZERO,
+}
+
+
+def _embedding(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": value,
+        "minItems": DIMENSIONS,
+        "maxItems": DIMENSIONS,
+        "contains": {"not": {"const": 0}},
+        "description": f"{DIMENSIONS} numbers that 32-bit floats hold, not all zero",
+    }
+
+
+_PROBE = _embedding(_PROBE_VALUE)
+_EMBEDDING = _embedding(_STORED_VALUE)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -162,8 +191,8 @@ def _worker_request(required: list[str], **properties: Any) -> dict[str, Any]:
 def _recognize_request(models: list[str]) -> dict[str, Any]:
     """Probes to identify (app/routes/recognize.py): a list, or one `embedding`."""
     properties = {
-        "probes": {"type": "array", "minItems": 1, "maxItems": MAX_PROBES, "items": _EMBEDDING},
-        "embedding": {**_EMBEDDING, "description": "One probe, instead of probes"},
+        "probes": {"type": "array", "minItems": 1, "maxItems": MAX_PROBES, "items": _PROBE},
+        "embedding": {**_PROBE, "description": "One probe, instead of probes"},
         "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 5},
         "model": {"enum": models, "description": "Default: the server's STUDIO_MODEL"},
         "search": {"enum": list(SEARCH_PATHS), "default": "auto"},
@@ -280,6 +309,7 @@ _SCHEMAS: dict[str, Any] = {
                                         "type": ["number", "null"],
                                         "minimum": 0,
                                         "maximum": 1,
+                                        "not": _ROUNDS_TO_ZERO,
                                     },
                                 },
                             },
