@@ -22,7 +22,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["studio_settings"] = settings
     database = Database(
-        database_url(settings), pool_size=settings.pool_size, application_name="studio-api"
+        database_url(settings),
+        pool_size=settings.pool_size,
+        application_name="studio-api",
+        statement_timeout=settings.statement_timeout,
     )
     app.extensions["studio_db"] = database
 

@@ -46,6 +46,14 @@ class Settings:
         32 * 1024 * 1024, "STUDIO_MAX_BODY_BYTES", "request body limit (413 past it)"
     )
     pool_size: int = _setting(8, "STUDIO_POOL_SIZE", "database connections per API process")
+    # Bounds how long one request (or client command) can hold a connection
+    # and the process waiting on it, whatever it sent.
+    statement_timeout: int = _setting(
+        60,
+        "STUDIO_STATEMENT_TIMEOUT",
+        "seconds one database statement of the API, a client command or studio psql may run "
+        "before it is cancelled (0: no limit)",
+    )
     # /metrics shows every source system's gallery and job counts, so it needs
     # a token with the metrics scope; STUDIO_METRICS_PUBLIC=1 opens it to a
     # scrape network that cannot send one.

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from app import queries
@@ -124,11 +125,24 @@ class Database:
         pool_size: int | None = None,
         application_name: str = "studio",
         checkout_timeout: float = CHECKOUT_TIMEOUT_SECONDS,
+        statement_timeout: float | None = None,
     ):
         """A single connection, or with `pool_size` a pool of that many; opens
-        nothing yet, so a server starts while the database is down."""
+        nothing yet, so a server starts while the database is down. With
+        `statement_timeout` (seconds; None or 0: no limit) PostgreSQL cancels
+        any statement on these connections that runs longer, with SQLSTATE
+        57014 (nothing it did stays): a request can hold a connection, and
+        the process waiting on it, that long at most."""
         self.conninfo = conninfo
         self.application_name = application_name
+        self.statement_timeout = statement_timeout or None
+        # Set when each connection starts, so no statement runs before it.
+        self._connect_kwargs: dict[str, str] = {"application_name": application_name}
+        if self.statement_timeout:
+            options = conninfo_to_dict(conninfo).get("options") or ""
+            milliseconds = max(1, round(self.statement_timeout * 1000))
+            options = f"{options} -c statement_timeout={milliseconds}"
+            self._connect_kwargs["options"] = options.strip()
         # How long a pooled statement waits for a connection before it fails
         # (PoolTimeout): then the database is as good as unreachable.
         self.checkout_timeout = checkout_timeout
@@ -145,7 +159,7 @@ class Database:
                 check=ConnectionPool.check_connection,
                 timeout=checkout_timeout,
                 reconnect_timeout=0,  # keep trying for as long as the database is away
-                kwargs={"application_name": application_name},
+                kwargs=self._connect_kwargs,
             )
             self._pool.open(wait=False)
 
@@ -166,7 +180,7 @@ class Database:
     # ------------------------------------------------------------ connections
 
     def _open(self) -> psycopg.Connection:
-        conn = psycopg.connect(self.conninfo, application_name=self.application_name)
+        conn = psycopg.connect(self.conninfo, **self._connect_kwargs)
         _configure(conn)
         return conn
 

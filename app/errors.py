@@ -45,7 +45,14 @@ SQLSTATE_TO_HTTP: dict[str, Mapping] = {
     "40001": Mapping(503, "busy", "the database is busy; retry"),
     "40P01": Mapping(503, "busy", "the database is busy; retry"),
     "55P03": Mapping(503, "busy", "the database is busy; retry"),
-    "57014": Mapping(503, "timeout", "the database did not answer in time; retry"),
+    # statement_timeout (STUDIO_STATEMENT_TIMEOUT, app/db.py) or an operator's
+    # pg_cancel_backend(): the statement was rolled back.
+    "57014": Mapping(
+        503,
+        "timeout",
+        "the database cancelled the statement: it ran past the statement timeout "
+        "(STUDIO_STATEMENT_TIMEOUT) or an operator cancelled it; nothing was changed",
+    ),
     "GT001": Mapping(404, "job_not_found"),
     "GT002": Mapping(409, "stale_lease"),
     # Raised and caught inside sync_identities to roll back a dry run; it
@@ -108,6 +115,17 @@ def envelope(code: str, message: str, errors: list[dict[str, Any]] | None = None
     }
 
 
+# The most of a database message or detail an answer echoes: PostgreSQL's
+# own messages quote the offending input (a 1 MB bad JSON token comes back
+# whole in DETAIL), and an error answer must stay small whatever was sent.
+# The validation errors of 22023 are capped in SQL (studio_raise_invalid).
+ECHO_LIMIT = 500
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+
+
 def from_database_error(exc: psycopg.Error) -> ApiError:
     """Map a psycopg error to its HTTP form (unknown ones are a logged 500)."""
     if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError) and not exc.sqlstate:
@@ -122,7 +140,7 @@ def from_database_error(exc: psycopg.Error) -> ApiError:
         log.error("unexpected database error %s", sqlstate, exc_info=exc)
         return ApiError(500, "internal_error", "internal error")
     diag = exc.diag
-    message = mapping.message or diag.message_primary or str(exc)
+    message = _cut(mapping.message or diag.message_primary or str(exc))
     errors: list[dict[str, Any]] = []
     if sqlstate == "22023" and diag.message_detail:
         try:
@@ -132,7 +150,7 @@ def from_database_error(exc: psycopg.Error) -> ApiError:
     if not errors:
         entry = {"code": mapping.code, "message": message}
         if diag.message_detail and mapping.message is None:
-            entry["detail"] = diag.message_detail
+            entry["detail"] = _cut(diag.message_detail)
         errors = [entry]
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if mapping.status == 503 else {}
     return ApiError(mapping.status, mapping.code, message, errors, headers)

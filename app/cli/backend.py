@@ -58,13 +58,20 @@ def backend(settings: Settings) -> StudioClient | DatabaseBackend:
     return DatabaseBackend(open_database(settings))
 
 
-def open_database(settings: Settings) -> Database:
-    """Studio's database, on one connection (statements retried like the API's);
-    the embedded one migrated first: it is ours to keep current."""
-    database = Database(embedded_db.database_url(settings), application_name="studio-cli")
+def open_database(settings: Settings, *, limited: bool = True) -> Database:
+    """Studio's database, on one connection (statements retried like the API's),
+    each statement under STUDIO_STATEMENT_TIMEOUT unless `limited` is false
+    (index builds, which are meant to run long); the embedded one migrated
+    first, without the limit: it is ours to keep current."""
+    url = embedded_db.database_url(settings)
     if not settings.database_url:
-        migrations.migrate(database)
-    return database
+        with Database(url, application_name="studio-migrate") as unlimited:
+            migrations.migrate(unlimited)
+    return Database(
+        url,
+        application_name="studio-cli",
+        statement_timeout=settings.statement_timeout if limited else None,
+    )
 
 
 def studio_client(settings: Settings) -> StudioClient:

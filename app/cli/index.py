@@ -45,7 +45,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from app import gallery_index
 
-    with open_database(settings) as database:
+    # Building an index over a large gallery takes minutes: no statement limit.
+    with open_database(settings, limited=False) as database:
         if args.index == "build":
             name = gallery_index.build(
                 database, args.model, m=args.m, ef_construction=args.ef_construction

@@ -4,7 +4,11 @@ refusal itself is small, whatever the payload holds."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -142,3 +146,94 @@ def test_a_huge_confidence_is_not_echoed_in_full(client, conn, admin_token):
     assert response.status_code == 400
     assert len(response.data) < 100_000, len(response.data)
     assert "1000000000" in response.get_json()["errors"][0]["message"]
+
+
+# Requests that each read or write the identities table, which the test
+# locks so that they wait past the statement timeout.
+BLOCKED_REQUESTS = {
+    "sync": (
+        "POST",
+        "/api/identities/sync",
+        {"source_system": SOURCE, "identities": [{"external_id": "9", "name": "Ada"}]},
+    ),
+    "ingest": (
+        "POST",
+        "/api/identities/ingest-embeddings",
+        {
+            "source_system": SOURCE,
+            "results": [{"external_id": "9", "name": "Ada", "faces": [{"embedding": vector(9)}]}],
+        },
+    ),
+    "list": ("GET", "/api/identities/external?source_system=" + SOURCE, None),
+    "recognize": ("POST", "/api/recognize", {"probes": [vector(9)], "k": 3}),
+}
+
+
+@pytest.fixture
+def timed_app(db_url):
+    from app import create_app
+
+    application = create_app({"database_url": db_url, "pool_size": 2, "statement_timeout": 1})
+    application.config["TESTING"] = True
+    yield application
+    for recognizer in application.extensions.get("studio_recognizers", {}).values():
+        recognizer.close()
+    application.extensions["studio_db"].close()
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.sampled_from(sorted(BLOCKED_REQUESTS)))
+def test_a_statement_past_the_timeout_is_a_clear_error_and_frees_the_worker(
+    timed_app, db_url, conn, admin_token, name
+):
+    method, path, body = BLOCKED_REQUESTS[name]
+    client = timed_app.test_client()
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    before = table_digest(conn)
+    with psycopg.connect(db_url) as locker:
+        locker.execute("LOCK TABLE identities IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        response = client.open(path, method=method, json=body, headers=headers)
+        waited = time.monotonic() - start
+        locker.rollback()
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["error"] == "timeout"
+    assert "STUDIO_STATEMENT_TIMEOUT" in response.get_json()["message"]
+    assert response.headers["Retry-After"]
+    assert waited < 10, f"the worker was held {waited:.0f} s"
+    assert table_digest(conn) == before
+    # The connection and the worker are free again: the same request succeeds.
+    assert client.get("/healthz").status_code == 200
+    assert client.open(path, method=method, json=body, headers=headers).status_code == 200
+
+
+def test_client_commands_run_under_the_statement_timeout(db_url):
+    from app.cli.backend import open_database, refusal
+    from app.config import Settings
+
+    settings = Settings.from_env({}, database_url=db_url, statement_timeout=1)
+    with open_database(settings) as database:
+        assert database.value("SHOW statement_timeout") == "1s"
+        with pytest.raises(psycopg.errors.QueryCanceled) as info:
+            database.value("SELECT pg_sleep(5)")
+    answer = refusal(info.value)
+    assert (answer.status, answer.body["error"]) == (503, "timeout")
+    with open_database(settings, limited=False) as database:
+        assert database.value("SHOW statement_timeout") == "0"
+
+
+def test_studio_psql_runs_under_the_statement_timeout(db_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "PG"))}
+    env |= {"STUDIO_DATABASE_URL": db_url, "STUDIO_STATEMENT_TIMEOUT": "7"}
+    studio = str(Path(sys.executable).parent / "studio")
+    shown = subprocess.run(
+        [studio, "psql", "-At", "-c", "SHOW statement_timeout"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout.strip() == "7s", shown.stderr
