@@ -237,3 +237,24 @@ def test_studio_psql_runs_under_the_statement_timeout(db_url):
         timeout=60,
     )
     assert shown.stdout.strip() == "7s", shown.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"source_system": ' + "x" * 1_000_000 + "}",
+        '{"source_system": "s", "identities": [' + "1" * 200_000 + "e9999999999]}",
+        '{"source_system": "' + "\\q" * 300_000 + '"}',
+    ],
+    ids=["bad-token", "huge-number", "bad-escapes"],
+)
+def test_a_database_message_quoting_the_input_is_cut(client, admin_token, body):
+    """PostgreSQL quotes a bad JSON token whole in DETAIL; the answer does not."""
+    response = client.post(
+        "/api/identities/sync",
+        data=body,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.get_json()
+    assert len(response.data) < 3_000, len(response.data)
