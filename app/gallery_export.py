@@ -6,10 +6,10 @@ For backups and for moving between Studio installations. The file is JSON:
      "exported_at": "...", "identities": [{"external_id", "name"}],
      "embeddings": {"buffalo_l": [{"external_id", "embedding", "confidence"}]}}
 
-Import goes through sync_identities (upsert) and ingest_embeddings, so it is
-validated like any payload and idempotent: importing a file twice stores
-nothing the second time (vectors are exported at unit length, which ingest
-keeps bit for bit).
+Import goes through sync_identities (upsert) and ingest_embeddings (`studio
+import` sends the payloads import_payloads() makes), so it is validated like
+any payload and idempotent: importing a file twice stores nothing the second
+time (vectors are exported at unit length, which ingest keeps bit for bit).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from app import queries
 from app.db import Database
 
 FORMAT = "groundtruth-studio-gallery/1"
-FACES_PER_CALL = 1000
 
 
 def export_gallery(database: Database, source_system: str) -> dict:
@@ -45,36 +44,28 @@ def export_gallery(database: Database, source_system: str) -> dict:
     }
 
 
-def import_gallery(backend, gallery: dict) -> dict:
-    """Apply an export through `backend` (the API client or the database); return totals."""
+def import_payloads(gallery: dict) -> tuple[dict, list[dict]]:
+    """What importing an export sends: one sync payload (upserts), then one ingest
+    payload a model, its faces grouped by person in the file's order. Raises
+    ValueError for a file of another format."""
     if gallery.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file")
     source = gallery["source_system"]
     names = {i["external_id"]: i["name"] for i in gallery["identities"]}
-    synced = backend.sync({"source_system": source, "identities": gallery["identities"]})
-    totals = {
-        "created": synced["created"],
-        "updated": synced["updated"],
-        "embeddings_stored": 0,
-        "duplicates_skipped": 0,
-    }
+    ingests = []
     for model, faces in gallery["embeddings"].items():
-        for start in range(0, len(faces), FACES_PER_CALL):
-            by_person: dict[str, list[dict]] = {}
-            for face in faces[start : start + FACES_PER_CALL]:
-                by_person.setdefault(face["external_id"], []).append(
-                    {"embedding": face["embedding"], "confidence": face["confidence"]}
-                )
-            result = backend.ingest(
-                {
-                    "source_system": source,
-                    "model": model,
-                    "results": [
-                        {"external_id": e, "name": names[e], "faces": f}
-                        for e, f in by_person.items()
-                    ],
-                }
+        by_person: dict[str, list[dict]] = {}
+        for face in faces:
+            by_person.setdefault(face["external_id"], []).append(
+                {"embedding": face["embedding"], "confidence": face["confidence"]}
             )
-            totals["embeddings_stored"] += result["embeddings_stored"]
-            totals["duplicates_skipped"] += result["duplicates_skipped"]
-    return totals
+        ingests.append(
+            {
+                "source_system": source,
+                "model": model,
+                "results": [
+                    {"external_id": e, "name": names[e], "faces": f} for e, f in by_person.items()
+                ],
+            }
+        )
+    return {"source_system": source, "identities": gallery["identities"]}, ingests

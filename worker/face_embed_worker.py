@@ -40,7 +40,7 @@ from worker.catalog_client import (
     check_id,
 )
 from worker.face_engine import Detection, FaceEngine, iou
-from worker.studio_client import StudioClient, StudioError
+from worker.studio_client import StudioClient, StudioError, ingest_chunks
 
 log = logging.getLogger("face_embed_worker")
 
@@ -317,25 +317,26 @@ class FaceEmbedWorker:
         to_embed.clear()
 
     def _flush(self, job: dict, run: JobRun) -> None:
-        """POST the pending faces, grouped by person, then forget them."""
+        """POST the pending faces, grouped by person, in calls of at most
+        faces_per_ingest faces, then forget them."""
         if not run.pending:
             return
-        results = [
-            {"external_id": pid, "name": name, "faces": faces}
-            for pid, (name, faces) in run.pending.items()
-        ]
-        response = self.studio.ingest(
-            {
-                "source_system": job["config"]["source_system"],
-                "model": self.engine.model_name,
-                "results": results,
-            }
-        )
-        run.embeddings_stored += response["embeddings_stored"]
-        run.duplicates_skipped += response.get("duplicates_skipped", 0)
-        skipped_ids = {s["external_id"] for s in response.get("skipped", [])}
-        for item in response.get("skipped", []):
-            run.skipped[item["reason"]] += item.get("faces", 0)
+        payload = {
+            "source_system": job["config"]["source_system"],
+            "model": self.engine.model_name,
+            "results": [
+                {"external_id": pid, "name": name, "faces": faces}
+                for pid, (name, faces) in run.pending.items()
+            ],
+        }
+        skipped_ids: set[str] = set()
+        for chunk, _ in ingest_chunks(payload, self.settings.faces_per_ingest):
+            response = self.studio.ingest(chunk)
+            run.embeddings_stored += response["embeddings_stored"]
+            run.duplicates_skipped += response.get("duplicates_skipped", 0)
+            for item in response.get("skipped", []):
+                skipped_ids.add(item["external_id"])
+                run.skipped[item["reason"]] += item.get("faces", 0)
         run.identities_resolved |= set(run.pending) - skipped_ids
         run.pending.clear()
         self._heartbeat(job, run)

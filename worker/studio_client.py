@@ -4,11 +4,16 @@ the command line's. It needs only requests: no Flask, psycopg or server code."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import requests
 
 from worker.http import retrying_session, unreachable
+
+# PostgreSQL parses an ingest call's JSON at a few thousand faces a second,
+# and calls of ten thousand faces degrade badly: calls stay near a thousand.
+FACES_PER_CALL = 1000
 
 
 class StudioError(RuntimeError):
@@ -125,3 +130,34 @@ class StudioClient:
             limit=limit,
             cursor=cursor,
         )
+
+
+def ingest_chunks(
+    payload: dict, faces_per_call: int = FACES_PER_CALL
+) -> Iterator[tuple[dict, int]]:
+    """An ingest payload as calls of at most `faces_per_call` faces, each with its
+    number of faces. Every call carries the payload's other fields; faces keep
+    their order, and a person's may straddle two calls. A result that is no
+    object or has no faces rides along where it stands, for Studio to judge.
+    Raises ValueError for `faces_per_call` below 1."""
+    if faces_per_call < 1:
+        raise ValueError("faces_per_call must be at least 1")
+    base = {k: v for k, v in payload.items() if k != "results"}
+    chunk: list = []
+    count = 0
+    for result in payload.get("results", []):
+        faces = result.get("faces") if isinstance(result, dict) else None
+        if not isinstance(faces, list) or not faces:
+            chunk.append(result)
+            continue
+        start = 0
+        while start < len(faces):
+            part = faces[start : start + faces_per_call - count]
+            chunk.append({**result, "faces": part})
+            count += len(part)
+            start += len(part)
+            if count == faces_per_call:
+                yield {**base, "results": chunk}, count
+                chunk, count = [], 0
+    if chunk:
+        yield {**base, "results": chunk}, count

@@ -10,7 +10,7 @@ from app import queries
 from app.cli.backend import backend, open_database
 from app.cli.output import CommandError, print_json, print_table, when
 from app.cli.parsing import CLIENT, DATABASE, environment
-from app.cli.sync import sync_and_print
+from app.cli.sync import send_ingest, sync_and_print
 from app.config import Settings
 
 
@@ -122,12 +122,20 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.gallery_export import import_gallery
+    from app.gallery_export import import_payloads
 
     try:
-        totals = import_gallery(backend(settings), json.loads(Path(args.file).read_text()))
+        identities, ingests = import_payloads(json.loads(Path(args.file).read_text()))
     except ValueError as exc:  # not JSON, or not an export
         raise CommandError(str(exc)) from exc
+    client = backend(settings)
+    synced = client.sync(identities)
+    totals = {"created": synced["created"], "updated": synced["updated"]}
+    totals |= {"embeddings_stored": 0, "duplicates_skipped": 0}
+    for payload in ingests:
+        result = send_ingest(client, payload)
+        for key in ("embeddings_stored", "duplicates_skipped"):
+            totals[key] += result.get(key, 0)
     print_json(totals)
     return 0
 

@@ -7,17 +7,17 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from app.cli.backend import backend
+from app.cli.backend import DatabaseBackend, backend
 from app.cli.output import CommandError, print_json
 from app.cli.parsing import CLIENT, environment
 from app.config import Settings
-from worker.studio_client import StudioError
+from worker.studio_client import FACES_PER_CALL, StudioClient, StudioError, ingest_chunks
 
 CALLS = environment(*CLIENT)
 
@@ -54,12 +54,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "ingest",
         help="ingest embeddings from a JSON file",
         description="Ingest face vectors from a JSON file in the API's ingest shape, "
-        "sent in calls of about --faces-per-call faces; totals are summed.",
+        "sent in calls of at most --faces-per-call faces; totals are summed.",
         epilog=CALLS,
     )
     ingest.add_argument("file", help="a JSON file: the ingest payload (results with faces)")
     ingest.add_argument(
-        "--faces-per-call", type=_positive, default=1000, help="faces sent in one call"
+        "--faces-per-call",
+        type=_positive,
+        default=FACES_PER_CALL,
+        help="faces sent in one call, at most",
     )
     ingest.set_defaults(func=cmd_ingest)
 
@@ -135,25 +138,30 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return sync_and_print(settings, payload)
 
 
-def ingest_chunks(payload: dict, faces_per_call: int) -> Iterator[tuple[dict, int]]:
-    """Split an ingest payload into calls of about `faces_per_call` faces each."""
-    base = {k: v for k, v in payload.items() if k != "results"}
-    chunk: list[dict] = []
-    count = 0
-    for result in payload.get("results", []):
-        faces = result.get("faces", [])
-        if not faces:
-            chunk.append(result)
-            continue
-        for start in range(0, len(faces), faces_per_call):
-            part = faces[start : start + faces_per_call]
-            chunk.append({**result, "faces": part})
-            count += len(part)
-            if count >= faces_per_call:
-                yield {**base, "results": chunk}, count
-                chunk, count = [], 0
-    if chunk:
-        yield {**base, "results": chunk}, count
+def send_ingest(
+    client: StudioClient | DatabaseBackend,
+    payload: Any,
+    faces_per_call: int = FACES_PER_CALL,
+    progress: Callable[[int], object] = lambda faces: None,
+) -> dict:
+    """Send an ingest payload in calls of at most `faces_per_call` faces; return the
+    calls' counts summed and every skipped entry. A payload not of the ingest
+    shape goes as it is, for Studio to say what is wrong with it. Raises
+    StudioError at the first refused call (the calls before it stay stored)."""
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        calls: Iterable[tuple[Any, int]] = ingest_chunks(payload, faces_per_call)
+    else:
+        calls = [(payload, 0)]
+    totals: dict[str, int] = {}
+    skipped: list = []
+    for call, faces in calls:
+        result = client.ingest(call)
+        for key, value in result.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+        skipped += result.get("skipped", [])
+        progress(faces)
+    return {**totals, "skipped": skipped}
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,27 +169,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CommandError(f"{args.file} is not JSON: {exc}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-        # Not our shape: let the server say exactly what is wrong with it.
-        chunks: Any = [(payload, 0)]
-        total = 0
-    else:
-        total = sum(len(r.get("faces", [])) for r in payload["results"] if isinstance(r, dict))
-        chunks = ingest_chunks(payload, args.faces_per_call)
+    total = 0
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        total = sum(
+            len(r["faces"])
+            for r in payload["results"]
+            if isinstance(r, dict) and isinstance(r.get("faces"), list)
+        )
     client = backend(settings)
-    totals: dict[str, int] = {}
-    skipped: list = []
     with tqdm(total=total, unit="face", disable=total < 2000 or not sys.stderr.isatty()) as bar:
-        for chunk, faces in chunks:
-            try:
-                result = client.ingest(chunk)
-            except StudioError:
-                print(f"stopped after {bar.n} of {total} faces", file=sys.stderr)
-                raise
-            for key, value in result.items():
-                if isinstance(value, int) and not isinstance(value, bool):
-                    totals[key] = totals.get(key, 0) + value
-            skipped += result.get("skipped", [])
-            bar.update(faces)
-    print_json({"success": True, **totals, "skipped": skipped})
+        try:
+            result = send_ingest(client, payload, args.faces_per_call, bar.update)
+        except StudioError:
+            print(f"stopped after {bar.n} of {total} faces", file=sys.stderr)
+            raise
+    print_json({"success": True, **result})
     return 0
