@@ -321,3 +321,10 @@ def test_the_recognize_schema_has_exactly_the_fields_the_route_reads(client):
 
     schema = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert set(schema["RecognizeRequest"]["properties"]) == set(FIELDS)
+
+
+def test_the_documented_job_states_are_the_database_type(conn):
+    from app.openapi import JOB_STATES
+
+    values = conn.execute("SELECT enum_range(NULL::job_state)::text[]").fetchone()[0]
+    assert tuple(values) == JOB_STATES
