@@ -34,11 +34,11 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 from app.openapi import QUERY_PARAMETERS
 
 FUZZ = settings(
-    max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )
 # Bodies of 512-number embeddings are slow to generate: fewer of them, so
 # that the whole test stays within a minute.
-FEWER = {"POST /api/identities/ingest-embeddings": 5, "POST /api/recognize": 5}
+FEWER = {"POST /api/identities/ingest-embeddings": 4, "POST /api/recognize": 4}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 # Error codes (and field, code pairs) of rules JSON Schema cannot express,
