@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from app.db import Database
 from app.errors import ApiError, invalid_field
+from app.openapi.parameters import QUERY_PARAMETERS
 
 # A Flask rule's "<int:job_id>" is OpenAPI's "{job_id}".
 _RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -44,9 +45,6 @@ def query_args() -> dict[str, str]:
     a C0 or C1 control character, as in text fields (a NUL cannot even reach
     PostgreSQL).
     """
-    # Imported here: the document imports the routes' constants.
-    from app.openapi import QUERY_PARAMETERS
-
     rule = _RULE_PARAMETER.sub(r"{\1}", request.url_rule.rule) if request.url_rule else ""
     declared = {p["name"] for p in QUERY_PARAMETERS.get(rule, [])}
     args: dict[str, str] = {}

@@ -9,17 +9,13 @@ from flask import Blueprint, current_app, g
 
 from app.auth import require
 from app.errors import ApiError, invalid_field
+from app.limits import DIMENSIONS, FLOAT32_MAX, MAX_K, MAX_PROBES, SEARCH_PATHS
 from app.metrics import DECISIONS
 from app.person_recognizer import THRESHOLDS, PersonRecognizer, identified_ids, record_sightings
 from app.routes.common import database, json_body_text
 
 bp = Blueprint("recognize", __name__)
 
-MAX_PROBES = 256
-MAX_K = 100
-DIMENSIONS = 512
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-SEARCH_PATHS = ("auto", "exact", "ann")
 # What a recognize body may hold: a typo ("record_sightings") is refused, not
 # silently ignored.
 FIELDS = ("probes", "embedding", "k", "model", "search", "record_sighting")
