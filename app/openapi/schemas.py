@@ -151,6 +151,7 @@ SCHEMAS: dict[str, Any] = {
             "model": {"type": "string"},
             "identities_resolved": _COUNT,
             "identities_created": _COUNT,
+            "identities_renamed": _COUNT,
             "embeddings_stored": _COUNT,
             "duplicates_skipped": _COUNT,
             "skipped": {

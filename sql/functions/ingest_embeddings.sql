@@ -18,7 +18,8 @@
 -- vectors of different models are never compared). confidence is optional,
 -- 0..1. The same vector for the same identity is stored once: repeats, in
 -- this call or an earlier one, are counted in duplicates_skipped. An
--- existing identity keeps its name (names belong to sync_identities). A
+-- existing identity whose name changed at the source is renamed, as SEED.md's
+-- ingest behaviour says (counted in identities_renamed). A
 -- result for a person deleted at the source (tombstoned) stores nothing and
 -- creates nothing: it is listed in "skipped" with reason "deleted_at_source".
 --
@@ -59,6 +60,7 @@ DECLARE
     v_faces       integer;
     v_resolved    integer;
     v_created     integer;
+    v_renamed     integer;
     v_stored      integer;
     v_skipped     jsonb;
 BEGIN
@@ -216,13 +218,22 @@ BEGIN
      WHERE r.ext = ANY (v_tombstoned);
 
     -- Sorted by key so that concurrent ingests take row locks in one order.
-    INSERT INTO identities (name, external_id, source_system, created_at, updated_at)
-    SELECT DISTINCT ON (r.ext) r.name, r.ext, v_source, p_now, p_now
-      FROM unnest(r_keys, r_names) WITH ORDINALITY AS r (ext, name, ord)
-     WHERE NOT (r.ext = ANY (v_tombstoned))
-     ORDER BY r.ext, r.ord
-    ON CONFLICT (source_system, external_id) WHERE external_id IS NOT NULL DO NOTHING;
-    GET DIAGNOSTICS v_created = ROW_COUNT;
+    -- Created, or renamed when the source's name changed; a row whose name is
+    -- the same is not touched (no new row version, no gallery notification).
+    WITH upserted AS (
+        INSERT INTO identities (name, external_id, source_system, created_at, updated_at)
+        SELECT DISTINCT ON (r.ext) r.name, r.ext, v_source, p_now, p_now
+          FROM unnest(r_keys, r_names) WITH ORDINALITY AS r (ext, name, ord)
+         WHERE NOT (r.ext = ANY (v_tombstoned))
+         ORDER BY r.ext, r.ord
+        ON CONFLICT (source_system, external_id) WHERE external_id IS NOT NULL
+        DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at
+              WHERE identities.name IS DISTINCT FROM EXCLUDED.name
+        RETURNING (xmax = 0) AS created
+    )
+    SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)
+      INTO v_created, v_renamed
+      FROM upserted;
 
     SELECT count(DISTINCT r.ext) INTO v_resolved
       FROM unnest(r_keys) AS r (ext)
@@ -252,14 +263,15 @@ BEGIN
     INSERT INTO audit_journal (occurred_at, operation, source_system, caller, counts)
     VALUES (p_now, 'ingest', v_source, coalesce(p_caller, session_user),
             jsonb_build_object('model', v_model, 'identities_resolved', v_resolved,
-                               'identities_created', v_created, 'embeddings_stored', v_stored,
+                               'identities_created', v_created,
+                               'identities_renamed', v_renamed, 'embeddings_stored', v_stored,
                                'duplicates_skipped', v_faces - v_stored,
                                'skipped', jsonb_array_length(v_skipped)));
 
     RETURN jsonb_build_object(
         'success', true, 'source_system', v_source, 'model', v_model,
         'identities_resolved', v_resolved, 'identities_created', v_created,
-        'embeddings_stored', v_stored, 'duplicates_skipped', v_faces - v_stored,
+        'identities_renamed', v_renamed, 'embeddings_stored', v_stored, 'duplicates_skipped', v_faces - v_stored,
         'skipped', v_skipped);
 END
 $$;

@@ -57,15 +57,21 @@ def test_duplicates_are_skipped_within_a_call_and_across_calls(conn):
     assert other["embeddings_stored"] == 1
 
 
-def test_existing_identity_keeps_its_name(conn):
+def test_existing_identity_whose_name_changed_is_renamed_as_the_seed_says(conn):
     call(
         conn,
         "sync_identities",
         {"source_system": SOURCE, "identities": [{"external_id": "15", "name": "Ada Lovelace"}]},
     )
-    result = call(conn, "ingest_embeddings", payload(person("15", "Ada (old name)", face(1))))
-    assert (result["identities_resolved"], result["identities_created"]) == (1, 0)
-    assert conn.execute("SELECT name FROM identities").fetchone() == ("Ada Lovelace",)
+    result = call(conn, "ingest_embeddings", payload(person("15", "Ada King", face(1))))
+    counts = (result["identities_resolved"], result["identities_created"])
+    assert counts + (result["identities_renamed"],) == (1, 0, 1)
+    assert conn.execute("SELECT name FROM identities").fetchone() == ("Ada King",)
+    # The same name again changes nothing: no rename counted, updated_at kept.
+    before = conn.execute("SELECT updated_at FROM identities").fetchone()
+    again = call(conn, "ingest_embeddings", payload(person("15", "Ada King", face(2))))
+    assert (again["identities_created"], again["identities_renamed"]) == (0, 0)
+    assert conn.execute("SELECT updated_at FROM identities").fetchone() == before
 
 
 def test_model_is_stamped_on_every_row(conn):
