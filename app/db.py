@@ -55,7 +55,7 @@ def _configure(conn: psycopg.Connection) -> None:
         register_vector(conn)
     except psycopg.ProgrammingError:
         # The vector type does not exist before the first migration.
-        log.warning("pgvector type not found; run `studio migrate`")
+        log.debug("pgvector type not found (not migrated yet)")
 
 
 def _backoff(attempt: int) -> None:

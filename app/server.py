@@ -76,7 +76,12 @@ class GunicornServer(BaseApplication):
         *,
         workers: int = 2,
         threads: int = 4,
+        on_ready: Callable[[], None] | None = None,
+        logconfig: dict | None = None,
     ):
+        """`on_ready` runs once the socket is bound, before the workers start
+        (so a banner never says "listening" for a port that is taken);
+        `logconfig` is gunicorn's logconfig_dict, for one log format."""
         self.factory = factory
         self.options = {
             "bind": f"{host}:{port}",
@@ -94,6 +99,10 @@ class GunicornServer(BaseApplication):
             # one machine (a dev server and the tests) fight over it.
             "control_socket_disable": True,
         }
+        if on_ready is not None:
+            self.options["when_ready"] = lambda _arbiter: on_ready()
+        if logconfig is not None:
+            self.options["logconfig_dict"] = logconfig
         super().__init__()
 
     def load_config(self):

@@ -14,6 +14,7 @@ from app.cli.output import CommandError, report
 from app.cli.parsing import Parser, environment, package_version
 from app.config import ConfigError, Settings
 from app.db import DatabaseUnavailable
+from worker import logs
 from worker.studio_client import StudioError
 
 # In the order `studio --help` lists them.
@@ -43,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.func(args, Settings.from_env())
+        settings = Settings.from_env()
+        logs.configure(settings.log_level, settings.log_format)
+        return args.func(args, settings)
     except StudioError as exc:  # the API's (or the SQL functions') refusal, item by item
         return report(exc)
     except CommandError as exc:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 from app import embedded_db, migrations, queries
+from app.cli.output import CommandError
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
 from app.db import Database
@@ -42,15 +43,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import logging
-
     from app import create_app
     from app.server import GunicornServer
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from worker import logs
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings.from_env(**{**settings.__dict__, **overrides})
+    _check_port_free(settings.host, settings.port)
     url = embedded_db.database_url(settings)
     with Database(url, application_name="studio-serve") as database:
         if settings.database_url:
@@ -63,7 +62,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             if applied:
                 print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
             first_token = _first_admin_token(database)
-    _banner(settings, first_token)
     if not settings.database_url:
         # The embedded server is ours: if it dies, start it again rather than
         # answer 503 until someone notices. Registered after the server's own
@@ -82,9 +80,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # set; labelled series are created in the workers, after this.
     values.ValueClass = values.get_value_class()
     GunicornServer(
-        lambda: create_app(serving), settings.host, settings.port, workers=args.workers
+        lambda: create_app(serving),
+        settings.host,
+        settings.port,
+        workers=args.workers,
+        on_ready=lambda: _banner(settings, first_token),
+        logconfig=logs.gunicorn_logconfig(settings.log_level, settings.log_format),
     ).run()
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse at once, in one line, a port something else listens on
+    (gunicorn would try five times, a second apart, then fail)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                "choose another with --port or STUDIO_PORT",
+                status=2,
+            ) from exc
 
 
 def _first_admin_token(database: Database) -> str | None:

@@ -253,3 +253,28 @@ def test_faces_per_call_must_be_a_whole_number_above_zero(value):
     result = studio("ingest", "faces.json", "--faces-per-call", value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith(f"{value!r} is not a whole number above 0")
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_anything(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "studio"), "serve", "--port", str(port)],
+            env={"PATH": "/usr/bin:/bin", "STUDIO_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "choose another with --port or STUDIO_PORT"
+    ]
+    assert not (tmp_path / "data").exists(), "nothing was started"
