@@ -65,7 +65,7 @@ def test_existing_identity_whose_name_changed_is_renamed_as_the_seed_says(conn):
     )
     result = call(conn, "ingest_embeddings", payload(person("15", "Ada King", face(1))))
     counts = (result["identities_resolved"], result["identities_created"])
-    assert counts + (result["identities_renamed"],) == (1, 0, 1)
+    assert (*counts, result["identities_renamed"]) == (1, 0, 1)
     assert conn.execute("SELECT name FROM identities").fetchone() == ("Ada King",)
     # The same name again changes nothing: no rename counted, updated_at kept.
     before = conn.execute("SELECT updated_at FROM identities").fetchone()
