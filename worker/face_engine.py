@@ -29,6 +29,10 @@ OFFLINE_PACK = "buffalo_s"
 COARSE_SIZE = 640
 MAX_FINE_SIDE = 4096  # larger images are shrunk to this long side first
 MERGE_IOU = 0.4  # detections of two passes overlapping more are one face
+# The coarse pass is skipped when the fine pass already found a face this
+# share of the image's shorter side: the detector finds faces up to about
+# half of its input reliably, so nothing it missed can be bigger than that.
+BIG_FACE_SHARE = 0.3
 _OFFLINE_FILES = ("scrfd_500m_bnkps.onnx", "w600k_mbf.onnx")
 DEFAULT_ROOT = Path.home() / ".insightface"
 
@@ -157,6 +161,9 @@ class FaceEngine:
         merged: where both found a face, the more confident one stays."""
         height, width = image.shape[:2]
         fine = self._detect(image, self.fine_input(width, height))
+        if any(d.size >= BIG_FACE_SHARE * min(height, width) for d in fine):
+            # A face this big was seen; one bigger still cannot stand beside it.
+            return fine
         pad = max(height, width) // 2
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         coarse = [
