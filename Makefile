@@ -75,6 +75,7 @@ bench: install  ## Benchmarks against their physical limits; writes docs/benchma
 	$(BIN)/python bench/reject_bench.py
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/recognition_bench.py
+	$(BIN)/python bench/detector_bench.py
 
 demo: install  ## Catalog -> sync -> job -> worker on CPU -> identities, from nothing
 	$(BIN)/python demo/run_demo.py
