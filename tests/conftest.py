@@ -165,3 +165,13 @@ def engine(tmp_path_factory):
     from worker.face_engine import OFFLINE_PACK, FaceEngine, offline_pack
 
     return FaceEngine(offline_pack(tmp_path_factory.mktemp("models")), OFFLINE_PACK)
+
+
+@pytest.fixture(scope="session")
+def fast_engine(tmp_path_factory):
+    """The same models with the detector at 640 px, for tests about the job
+    queue's behaviour over hundreds of photos, not about small faces."""
+    from worker.face_engine import OFFLINE_PACK, FaceEngine, offline_pack
+
+    root = offline_pack(tmp_path_factory.mktemp("models"))
+    return FaceEngine(root, OFFLINE_PACK, det_size=640)

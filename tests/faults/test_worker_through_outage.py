@@ -21,7 +21,7 @@ from worker.studio_client import StudioClient
 
 
 @pytest.mark.slow
-def test_worker_job_completes_across_a_database_restart(engine, tmp_path):
+def test_worker_job_completes_across_a_database_restart(fast_engine, tmp_path):
     data_dir = Path(tempfile.mkdtemp(prefix="studio-worker-outage-")) / "data"
     url = embedded_db.start(data_dir)
     migrate(url)
@@ -38,7 +38,7 @@ def test_worker_job_completes_across_a_database_restart(engine, tmp_path):
             catalog = catalog_client(catalog_url)
             sync_people(catalog, studio, "alfred_catalog")
             job = submit_photos(studio, "alfred_catalog", batch_id="all")
-            worker = FaceEmbedWorker(studio, catalog, engine, FAST, worker_id="through-outage")
+            worker = FaceEmbedWorker(studio, catalog, fast_engine, FAST, worker_id="through-outage")
             thread = threading.Thread(target=worker.run, kwargs={"exit_when_idle": True})
             thread.start()
             deadline = time.monotonic() + 60

@@ -134,6 +134,7 @@ def _start_worker(live_server, token, catalog_url, *extra):
         "ALFRED_URL": catalog_url,
         "STUDIO_MODEL": "buffalo_s",
         "STUDIO_MODEL_ROOT": str(Path(os.environ.get("TMPDIR", "/tmp")) / "studio-test-models"),
+        "STUDIO_DET_SIZE": "640",  # the queue is under test here, not small faces
     }
     return subprocess.Popen(
         [STUDIO, "worker", *extra],
@@ -176,7 +177,7 @@ def test_sigterm_releases_the_job_for_another_worker(studio, engine, tmp_path, l
 
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_another_without_duplicates(
-    studio, engine, tmp_path, live_server, conn
+    studio, fast_engine, tmp_path, live_server, conn
 ):
     with _slow_catalog(tmp_path, 40) as url:
         catalog = catalog_client(url)
@@ -191,7 +192,8 @@ def test_killed_worker_job_is_finished_by_another_without_duplicates(
             process.wait()
             process.stderr.close()
         time.sleep(10.5)  # the dead worker's lease runs out; nothing to poll until then
-        FaceEmbedWorker(studio, catalog, engine, FAST, worker_id="rescuer").run(exit_when_idle=True)
+        rescuer = FaceEmbedWorker(studio, catalog, fast_engine, FAST, worker_id="rescuer")
+        rescuer.run(exit_when_idle=True)
     status = studio.job(job["job_id"])
     assert status["state"] == "completed" and status["attempt"] == 2
     assert status["worker_id"] == "rescuer"
