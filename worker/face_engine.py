@@ -151,8 +151,7 @@ class FaceEngine:
         own size (or det_size as its long side), rounded up to the detector's
         stride of 32 so that nothing is scaled that need not be."""
         long_side = max(width, height)
-        limit = self.det_size or MAX_FINE_SIDE
-        scale = min(1.0, limit / long_side) if self.det_size is None else limit / long_side
+        scale = self.det_size / long_side if self.det_size else min(1.0, MAX_FINE_SIDE / long_side)
         return (-(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32)
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -19,13 +19,12 @@ from worker import logs
 
 # Only what --help needs is imported here: the models, OpenCV and the clients
 # load when the worker runs, so `studio --help` stays fast.
-OFFLINE_PACK = "buffalo_s"
 ENVIRONMENT = {
     "STUDIO_URL": "Studio's API, e.g. http://studio:5050 (required)",
     "STUDIO_TOKEN": "a token with scopes jobs:work and embeddings:write",
     "ALFRED_URL": "the photo catalog (default http://alfred:8082)",
     "ALFRED_TOKEN": "the catalog's bearer token, if it wants one",
-    "STUDIO_MODEL": f"the face model pack (default buffalo_l; {OFFLINE_PACK} offline)",
+    "STUDIO_MODEL": "the face model pack (default buffalo_l; buffalo_s is the offline pack)",
     "STUDIO_MODEL_ROOT": "where packs live: ROOT/models/NAME (default ~/.insightface)",
     "STUDIO_DET_SIZE": "detector input: auto (each photo's own size, default) or a long side",
     "STUDIO_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
