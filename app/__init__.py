@@ -29,12 +29,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["studio_db"] = database
 
-    from app.routes import identities, meta, recognize, training
+    from app.routes import gallery, identities, meta, recognize, training
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(identities.bp)
     app.register_blueprint(training.bp)
     app.register_blueprint(recognize.bp)
+    app.register_blueprint(gallery.bp)
     errors.register(app)
     metrics.register(app)
     return app

@@ -16,12 +16,13 @@ import os
 import shutil
 
 from app import embedded_db, queries
-from app.camera_feed import recognize_source
+from app.camera_matcher import DatabaseMatcher
 from app.config import PROJECT_ROOT, Settings
 from app.db import Database
 from app.person_recognizer import PersonRecognizer
 from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
+from worker.camera_recognition import recognize_source
 from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker
 from worker.face_engine import load_engine
@@ -95,9 +96,9 @@ def main() -> None:
             raise SystemExit("the job did not complete")
 
         step("Recognise the probe photos (people the catalog knows, and strangers)")
-        recognizer = PersonRecognizer(database, engine.model_name, listen=False)
+        matcher = DatabaseMatcher(PersonRecognizer(database, engine.model_name, listen=False))
         for probe in sorted((PROJECT_ROOT / "demo" / "probes").glob("*.jpg")):
-            for sighting in recognize_source(str(probe), engine, recognizer):
+            for sighting in recognize_source(str(probe), engine, matcher):
                 who = sighting["name"] or "-"
                 print(
                     f"{probe.name:24} box {sighting['box']!s:24} {sighting['decision']:10} "

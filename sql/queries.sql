@@ -124,6 +124,15 @@ SELECT count(*) FROM gallery WHERE model = %s
 -- How many references the gallery has, per model.
 SELECT model, count(*) FROM gallery GROUP BY model ORDER BY model
 
+-- gallery_summary --
+-- Identities and references per model in the gallery, of the given source
+-- systems only (NULL: every one): whom a camera can be recognised against.
+SELECT model, count(DISTINCT identity_id), count(*)
+FROM gallery
+WHERE %(sources)s::text[] IS NULL OR source_system = ANY(%(sources)s::text[])
+GROUP BY model
+ORDER BY model
+
 -- match_faces --
 -- The k nearest identities of the gallery to one probe, in SQL (probe, model,
 -- k, ef_search, allowed sources).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 import psycopg
 import psycopg_pool.base
 import pytest
+from helpers import DATA_FACES as DEMO
 from helpers import make_token, migrate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -175,3 +177,36 @@ def fast_engine(tmp_path_factory):
 
     root = offline_pack(tmp_path_factory.mktemp("models"))
     return FaceEngine(root, OFFLINE_PACK, det_size=640)
+
+
+@pytest.fixture(scope="session")
+def reference_faces(engine) -> dict[str, list[list[float]]]:
+    """The demo people's reference embeddings, computed once."""
+    import cv2
+
+    faces: dict[str, list[list[float]]] = {}
+    for photo in sorted((DEMO / "people").glob("*/*")):
+        image = cv2.imread(str(photo))
+        detection = engine.detect(image)[0]
+        faces.setdefault(photo.parent.name, []).append(
+            engine.embed([(image, detection)])[0].tolist()
+        )
+    return faces
+
+
+@pytest.fixture
+def enrolled(conn, reference_faces):
+    """The six people enrolled as a catalog sync plus a worker ingest would leave them."""
+    payload = {
+        "source_system": "alfred_catalog",
+        "model": "buffalo_s",
+        "results": [
+            {
+                "external_id": person,
+                "name": person.replace("_", " ").title(),
+                "faces": [{"embedding": e, "confidence": 0.9} for e in embeddings],
+            }
+            for person, embeddings in reference_faces.items()
+        ],
+    }
+    conn.execute("SELECT ingest_embeddings(%s::jsonb)", (json.dumps(payload),))

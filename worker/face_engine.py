@@ -120,12 +120,21 @@ class FaceEngine:
         providers = providers or default_providers()
         self.model_name = name
         self.det_size = det_size
-        self.analysis = FaceAnalysis(
-            name=name,
-            root=str(root),
-            allowed_modules=["detection", "recognition"],
-            providers=providers,
-        )
+        try:
+            self.analysis = FaceAnalysis(
+                name=name,
+                root=str(root),
+                allowed_modules=["detection", "recognition"],
+                providers=providers,
+            )
+        except Exception as exc:
+            # A truncated download or a pack missing its detector fails deep
+            # inside onnxruntime or an assert of InsightFace's.
+            raise ModelNotFound(
+                f"the face model pack {name!r} at {model_folder(root, name)} cannot be "
+                f"loaded ({type(exc).__name__}: {str(exc)[:200] or 'no detector or recogniser'}): "
+                f"it needs a detection and a recognition ONNX model, as InsightFace ships them"
+            ) from exc
         use_gpu = providers[0] == "CUDAExecutionProvider"
         self.analysis.prepare(ctx_id=0 if use_gpu else -1, det_size=(COARSE_SIZE, COARSE_SIZE))
         self.detector = self.analysis.det_model

@@ -120,6 +120,19 @@ class StudioClient:
             {"lease_token": job["lease_token"], **body},
         )
 
+    def recognize(
+        self, probes: list[list[float]], *, model: str, k: int, record_sighting: bool = False
+    ) -> dict:
+        return self._request(
+            "POST",
+            "/api/recognize",
+            {"probes": probes, "model": model, "k": k, "record_sighting": record_sighting},
+        )
+
+    def gallery(self) -> dict:
+        """Identities and references per model, of this token's source systems."""
+        return self._request("GET", "/api/gallery")
+
     def identities(
         self, source_system: str | None = None, limit: int = 1000, cursor: str | None = None
     ) -> dict:

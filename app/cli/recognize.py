@@ -1,15 +1,23 @@
-"""`studio recognize`: who is in an image, a video or a stream."""
+"""`studio recognize`: who is in an image, a video or a stream.
+
+With STUDIO_URL set, faces are matched by the API (POST /api/recognize with
+STUDIO_TOKEN): only embeddings leave the camera box, which needs no database
+credentials. Without it, the command matches against the database itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from app.camera_matcher import DatabaseMatcher
 from app.cli.backend import open_database
 from app.cli.output import CommandError
-from app.cli.parsing import DATABASE, environment
+from app.cli.parsing import CLIENT, environment
 from app.config import Settings
+from app.person_recognizer import PersonRecognizer
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -17,39 +25,74 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "recognize",
         help="identify faces in an image, video or stream",
         description="Detect the faces in an image, a video or a stream and match each "
-        "against the gallery: one JSON line a face, with its best candidates.",
-        epilog=environment(*DATABASE, "model", "model_root"),
+        "against the gallery. An image gives one JSON line a face; a video or stream "
+        "follows each face as a track and gives one JSON line a track when it ends "
+        "(with --per-frame, each frame's faces too). Through the API when STUDIO_URL "
+        "is set, else straight to the database.",
+        epilog=environment(*CLIENT, "model", "model_root"),
     )
     recognize.add_argument("source", help="an image, a video file or a stream URL")
     recognize.add_argument("--fps", type=float, default=2.0, help="frames sampled per second")
     recognize.add_argument("--k", type=int, default=3, help="candidates per face")
+    recognize.add_argument(
+        "--per-frame", action="store_true", help="in a video, also one line per face per frame"
+    )
     recognize.add_argument("--save-annotated", metavar="DIR", help="write annotated frames here")
     recognize.add_argument(
         "--record-sightings",
         action="store_true",
         help="update first_seen / last_seen of identified people",
     )
+    recognize.add_argument(
+        "--max-retries",
+        type=int,
+        metavar="N",
+        help="give up on a stream after N failed reopenings in a row (default: never)",
+    )
     recognize.set_defaults(func=cmd_recognize)
 
 
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
-    from app.camera_feed import recognize_source
-    from app.person_recognizer import PersonRecognizer, record_sightings
+    from worker.camera_feed import SourceError, check_source, is_image
+    from worker.camera_recognition import ApiMatcher, gallery_warning, recognize_source
     from worker.face_engine import ModelNotFound, load_engine
+    from worker.studio_client import StudioClient
 
+    if args.fps <= 0:
+        raise CommandError("--fps must be above 0", status=2)
     try:
+        check_source(args.source)  # before minutes of model loading, not after
         engine = load_engine(settings.model, settings.model_root)
-    except ModelNotFound as exc:
+    except (SourceError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc
-    recognizer = PersonRecognizer(open_database(settings), engine.model_name, listen=False)
+    if settings.studio_url:
+        client = StudioClient(settings.studio_url, settings.studio_token)
+        matcher = ApiMatcher(client, engine.model_name)
+    else:
+        recognizer = PersonRecognizer(open_database(settings), engine.model_name, listen=False)
+        matcher = DatabaseMatcher(recognizer)
+    warning = gallery_warning(matcher)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     annotate = Path(args.save_annotated) if args.save_annotated else None
+    faces = 0
     try:
-        for sighting in recognize_source(
-            args.source, engine, recognizer, fps=args.fps, k=args.k, annotate_dir=annotate
+        for line in recognize_source(
+            args.source,
+            engine,
+            matcher,
+            fps=args.fps,
+            k=args.k,
+            per_frame=args.per_frame,
+            record_sightings=args.record_sightings,
+            annotate_dir=annotate,
+            max_retries=args.max_retries,
         ):
-            print(json.dumps(sighting), flush=True)
-            if args.record_sightings and sighting["identity"]:
-                record_sightings(recognizer.database, [sighting["identity"]["identity_id"]])
-    except ValueError as exc:  # a source OpenCV cannot read
+            faces += 1
+            print(json.dumps(line), flush=True)
+    except SourceError as exc:
         raise CommandError(str(exc), status=2) from exc
+    if not faces:
+        where = "in the image" if is_image(args.source) else "in any sampled frame"
+        print(f"{args.source}: no face found {where}", file=sys.stderr)
     return 0

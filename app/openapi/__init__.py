@@ -201,6 +201,16 @@ def document(default_model: str = "buffalo_l") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/gallery": {
+                "get": {
+                    "summary": "Identities and reference faces per model, of the caller's sources",
+                    "description": "Scope recognize. A camera checks its model has anyone to match.",
+                    "responses": {
+                        "200": json_content(ref("GalleryResponse"), "One row per model"),
+                        **ERROR_RESPONSES,
+                    },
+                }
+            },
             "/api/identities/external": {
                 "get": {
                     "summary": "External identities with embedding counts, one page at a time",

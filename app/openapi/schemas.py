@@ -314,6 +314,26 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "GalleryResponse": {
+        "type": "object",
+        "required": ["success", "default_model", "models"],
+        "properties": {
+            "success": {"const": True},
+            "default_model": {"type": "string"},
+            "models": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["model", "identities", "references"],
+                    "properties": {
+                        "model": {"type": "string"},
+                        "identities": _COUNT,
+                        "references": _COUNT,
+                    },
+                },
+            },
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database"],

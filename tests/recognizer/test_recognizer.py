@@ -9,42 +9,12 @@ import cv2
 import pytest
 from helpers import DATA_FACES, auth, make_token
 
-from app.camera_feed import recognize_source
+from app.camera_matcher import DatabaseMatcher
 from app.db import Database
 from app.person_recognizer import PersonRecognizer
+from worker.camera_recognition import recognize_source
 
 PROBES = DATA_FACES / "probes"
-
-
-@pytest.fixture(scope="session")
-def reference_faces(engine) -> dict[str, list[list[float]]]:
-    """The demo people's reference embeddings, computed once."""
-    faces: dict[str, list[list[float]]] = {}
-    for photo in sorted((DATA_FACES / "people").glob("*/*")):
-        image = cv2.imread(str(photo))
-        detection = engine.detect(image)[0]
-        faces.setdefault(photo.parent.name, []).append(
-            engine.embed([(image, detection)])[0].tolist()
-        )
-    return faces
-
-
-@pytest.fixture
-def enrolled(conn, reference_faces):
-    """The six people enrolled as a catalog sync plus a worker ingest would leave them."""
-    payload = {
-        "source_system": "alfred_catalog",
-        "model": "buffalo_s",
-        "results": [
-            {
-                "external_id": person,
-                "name": person.replace("_", " ").title(),
-                "faces": [{"embedding": e, "confidence": 0.9} for e in embeddings],
-            }
-            for person, embeddings in reference_faces.items()
-        ],
-    }
-    conn.execute("SELECT ingest_embeddings(%s::jsonb)", (json.dumps(payload),))
 
 
 @pytest.fixture
@@ -70,7 +40,7 @@ def identified(sightings):
     ],
 )
 def test_probe_photos(engine, recognizer, probe, people):
-    sightings = list(recognize_source(str(PROBES / probe), engine, recognizer))
+    sightings = list(recognize_source(str(PROBES / probe), engine, DatabaseMatcher(recognizer)))
     assert identified(sightings) == people
     for s in sightings:
         assert s["time"] is None and len(s["box"]) == 4 and s["candidates"]
@@ -78,19 +48,34 @@ def test_probe_photos(engine, recognizer, probe, people):
 
 
 def test_stranger_in_a_group_photo_is_not_identified(engine, recognizer):
-    sightings = list(recognize_source(str(PROBES / "obama_and_biden.jpg"), engine, recognizer))
+    sightings = list(
+        recognize_source(str(PROBES / "obama_and_biden.jpg"), engine, DatabaseMatcher(recognizer))
+    )
     assert len(sightings) == 3
     assert sum(s["decision"] == "identified" for s in sightings) == 2
 
 
-def test_video_finds_lin_manuel_miranda_and_nobody_else(engine, recognizer):
-    sightings = list(
-        recognize_source(str(PROBES / "short_hamilton_clip.mp4"), engine, recognizer, fps=2)
+def test_video_finds_lin_manuel_miranda_as_one_or_two_tracks_and_nobody_else(engine, recognizer):
+    lines = list(
+        recognize_source(
+            str(PROBES / "short_hamilton_clip.mp4"),
+            engine,
+            DatabaseMatcher(recognizer),
+            fps=2,
+            per_frame=True,
+        )
     )
-    assert {s["external_id"] for s in sightings if s["decision"] == "identified"} == {
-        "lin_manuel_miranda"
-    }
-    assert all(isinstance(s["time"], float) for s in sightings)
+    tracks = [line for line in lines if line["kind"] == "track"]
+    faces = [line for line in lines if line["kind"] == "face"]
+    named = [t for t in tracks if t["decision"] == "identified"]
+    assert 1 <= len(named) <= 2
+    assert {t["external_id"] for t in named} == {"lin_manuel_miranda"}
+    for track in tracks:
+        own = [f for f in faces if f["track"] == track["track"]]
+        assert track["frames"] == len(own) and track["start"] <= track["end"]
+        assert track["start"] == own[0]["time"] and track["end"] == own[-1]["time"]
+        assert sum(track["votes"].values()) == track["frames"]
+    assert all(isinstance(f["time"], float) and f["quality"]["weight"] > 0 for f in faces)
 
 
 def _obama_probe(engine):

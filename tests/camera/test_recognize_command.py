@@ -1,0 +1,158 @@
+"""`studio recognize` as a person runs it on a camera box: through the API with
+a token and no database credentials, and saying plainly what went wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers import DATA_FACES, make_token
+
+STUDIO = str(Path(sys.executable).parent / "studio")
+PROBES = DATA_FACES / "probes"
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory) -> Path:
+    from worker.face_engine import offline_pack
+
+    return offline_pack(tmp_path_factory.mktemp("models"))
+
+
+def recognize(*args, env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    return subprocess.run(
+        [STUDIO, "recognize", *map(str, args)],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def camera_env(live_server: str, token: str, model_root: Path, tmp_path: Path) -> dict[str, str]:
+    """A camera box: the API and a token, the model pack; no database (an empty
+    data directory, so an attempt to open one would start a new, empty one)."""
+    return {
+        "STUDIO_URL": live_server,
+        "STUDIO_TOKEN": token,
+        "STUDIO_MODEL": "buffalo_s",
+        "STUDIO_MODEL_ROOT": str(model_root),
+        "STUDIO_DATA_DIR": str(tmp_path / "no-database-here"),
+    }
+
+
+def lines(result: subprocess.CompletedProcess) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_through_the_api_an_enrolled_face_is_identified_and_a_bound_token_sees_only_its_own(
+    live_server, conn, enrolled, model_root, tmp_path
+):
+    token = make_token(conn, ["recognize"])
+    env = camera_env(live_server, token, model_root, tmp_path)
+    result = recognize(PROBES / "obama_and_biden.jpg", env=env)
+    assert result.returncode == 0, result.stderr
+    faces = lines(result)
+    assert sorted(f["external_id"] for f in faces if f["decision"] == "identified") == [
+        "biden",
+        "obama",
+    ]
+    assert all(f["kind"] == "face" and f["quality"]["reasons"] == [] for f in faces)
+    assert not (tmp_path / "no-database-here").exists()  # no database was opened
+    # A token of another source system matches nobody of this one.
+    other = make_token(conn, ["recognize"], ["another_catalog"])
+    result = recognize(
+        PROBES / "obama1.jpg", env=camera_env(live_server, other, model_root, tmp_path)
+    )
+    assert result.returncode == 0
+    assert "no reference faces of model buffalo_s" in result.stderr
+    assert all(f["decision"] == "unknown" and f["candidates"] == [] for f in lines(result))
+
+
+def test_an_empty_gallery_is_said_not_answered_with_a_confident_unknown(
+    live_server, conn, model_root, tmp_path
+):
+    token = make_token(conn, ["recognize"])
+    result = recognize(
+        PROBES / "obama1.jpg", env=camera_env(live_server, token, model_root, tmp_path)
+    )
+    assert result.returncode == 0
+    assert "warning: the gallery has no reference faces of model buffalo_s (it is empty)" in (
+        result.stderr
+    )
+    assert [f["decision"] for f in lines(result)] == ["unknown"]
+
+
+def test_references_of_another_model_only_are_named(live_server, conn, model_root, tmp_path):
+    conn.execute(
+        "SELECT ingest_embeddings(%s::jsonb)",
+        (
+            json.dumps(
+                {
+                    "source_system": "alfred_catalog",
+                    "model": "buffalo_l",
+                    "results": [
+                        {
+                            "external_id": "p1",
+                            "name": "P One",
+                            "faces": [{"embedding": [0.1] * 512}],
+                        }
+                    ],
+                }
+            ),
+        ),
+    )
+    token = make_token(conn, ["recognize"])
+    result = recognize(
+        PROBES / "obama1.jpg", env=camera_env(live_server, token, model_root, tmp_path)
+    )
+    assert "it holds references of buffalo_l (1 references) only" in result.stderr
+    assert "set STUDIO_MODEL" in result.stderr
+
+
+def test_an_image_without_a_face_says_so(live_server, conn, enrolled, model_root, tmp_path):
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 128, np.uint8))
+    token = make_token(conn, ["recognize"])
+    result = recognize(blank, env=camera_env(live_server, token, model_root, tmp_path))
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == f"{blank}: no face found in the image"
+
+
+def test_a_missing_file_is_one_line_and_loads_no_model(tmp_path):
+    # No model pack anywhere: the file is refused before one would be needed.
+    env = {"STUDIO_MODEL_ROOT": str(tmp_path / "none"), "STUDIO_URL": "http://127.0.0.1:9"}
+    result = recognize(tmp_path / "nope.jpg", env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.jpg'}: no such file"
+
+
+@pytest.mark.parametrize("pack", ["missing", "junk", "no_detector"])
+def test_a_missing_or_broken_model_pack_is_one_line(tmp_path, model_root, pack):
+    folder = tmp_path / "models" / "buffalo_l"
+    if pack != "missing":
+        folder.mkdir(parents=True)
+    if pack == "junk":
+        (folder / "det_10g.onnx").write_bytes(b"half a download")
+    if pack == "no_detector":
+        (folder / "w600k_mbf.onnx").write_bytes(
+            (model_root / "models" / "buffalo_s" / "w600k_mbf.onnx").read_bytes()
+        )
+    env = {
+        "STUDIO_MODEL_ROOT": str(tmp_path),
+        "STUDIO_MODEL": "buffalo_l",
+        "STUDIO_URL": "http://127.0.0.1:9",
+    }
+    result = recognize(PROBES / "obama1.jpg", env=env, timeout=120)
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message and "Traceback" not in message
+    assert "buffalo_l" in message
