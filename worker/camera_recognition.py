@@ -95,7 +95,7 @@ def recognize_source(
     for frame in frames(source, fps, max_retries=max_retries):
         if frame.seconds is not None and tracker is None:
             tracker = Tracker()
-        lines, observations = _identify(frame, engine, matcher, k, record_sightings)
+        lines, observations = identify_frame(frame, engine, matcher, k, record_sightings)
         if annotate_dir is not None and lines:
             _annotate(frame, lines, annotate_dir / f"frame-{frame.number:06d}.jpg")
         if tracker is None:
@@ -110,9 +110,11 @@ def recognize_source(
         yield from (_track_line(source, t) for t in tracker.finish())
 
 
-def _identify(
-    frame: Frame, engine: FaceEngine, matcher: Matcher, k: int, record: bool
+def identify_frame(
+    frame: Frame, engine: FaceEngine, matcher: Matcher, k: int, record: bool = False
 ) -> tuple[list[dict], list[Observation]]:
+    """One frame's faces: a line each (box, quality, the recognize answer capped
+    by quality) and an observation each for the tracker."""
     detections = engine.detect(frame.image)
     if not detections:
         return [], []
