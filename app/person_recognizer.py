@@ -20,6 +20,12 @@ and a decision:
   identity by at least `margin` (look-alikes are the commonest complaint);
 - uncertain: the best score reaches `uncertain`, or the margin is too small;
 - unknown: nobody in the gallery is close.
+
+The thresholds are data, per model: the model's row in the database's
+recognition_thresholds (`studio calibrate` measures them on the gallery, a
+DBA may change them), re-read on the same NOTIFY as the gallery, so a change
+reaches a running recognizer within a second. The constants in THRESHOLDS
+are only the defaults before a model's first calibration.
 """
 
 from __future__ import annotations
@@ -49,15 +55,37 @@ class Thresholds:
     identify: float
     uncertain: float
     margin: float
+    # "calibrated": read from the recognition_thresholds table (studio
+    # calibrate, or a DBA); "default": the constants below.
+    source: str = "default"
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
-# Cosine similarities. buffalo_s: calibrated on the demo photos and probes
-# (docs/recognition.md shows how). buffalo_l: stated for its w600k_r50
-# recogniser, whose same-person scores run higher and strangers' lower.
+# Cosine similarities, the defaults of a model until `studio calibrate`
+# stores measured ones in the database (recognition_thresholds), which every
+# recognizer then reads instead. buffalo_s: chosen by hand on the demo photos
+# and probes; buffalo_l: stated for its w600k_r50 recogniser, whose
+# same-person scores run higher and strangers' lower (docs/recognition.md).
 THRESHOLDS = {
     "buffalo_s": Thresholds(identify=0.50, uncertain=0.35, margin=0.10),
     "buffalo_l": Thresholds(identify=0.45, uncertain=0.30, margin=0.10),
 }
+
+
+def default_thresholds(model: str) -> Thresholds:
+    """The thresholds in code for `model`: buffalo_l's for a model the code does not know."""
+    return THRESHOLDS.get(model, THRESHOLDS["buffalo_l"])
+
+
+def load_thresholds(database: Database, model: str) -> Thresholds:
+    """The model's thresholds as stored in the database, else its defaults."""
+    row = database.fetch_one(queries.RECOGNITION_THRESHOLDS, model)
+    if row is None:
+        return default_thresholds(model)
+    identify, uncertain, margin = row
+    return Thresholds(identify, uncertain, margin, source="calibrated")
 
 
 @dataclass(frozen=True)
@@ -164,12 +192,19 @@ class PersonRecognizer:
     ):
         self.database = database
         self.model = model
-        self.thresholds = thresholds or THRESHOLDS.get(model, THRESHOLDS["buffalo_l"])
+        # Given thresholds hold for the recognizer's life; otherwise they are
+        # the database's, re-read with the gallery (a change notifies both).
+        self._fixed_thresholds = thresholds
+        self._thresholds: Thresholds | None = None
+        self._thresholds_loaded_at = 0.0
         self.ttl_seconds = ttl_seconds
         self.ann_min_references = ann_min_references
         self._gallery: Gallery | None = None
         self._lock = threading.Lock()
         self._changed = threading.Event()
+        # Apart from _changed: the SQL search path reads thresholds without
+        # loading the gallery, and must not take the gallery's reload from it.
+        self._thresholds_changed = threading.Event()
         self._closed = threading.Event()
         self._listener: threading.Thread | None = None
         self._reference_count: int | None = None
@@ -186,13 +221,34 @@ class PersonRecognizer:
         while not self._closed.is_set():
             try:
                 with self.database.listening(GALLERY_CHANNEL) as changed_within:
-                    self._changed.set()  # anything may have changed while we were away
+                    self._mark_changed()  # anything may have changed while we were away
                     while not self._closed.is_set():
                         if changed_within(1.0):
-                            self._changed.set()
+                            self._mark_changed()
             except DatabaseError as exc:
                 log.warning("gallery listener: %s; reconnecting", exc)
                 self._closed.wait(1.0)
+
+    def _mark_changed(self) -> None:
+        self._changed.set()
+        self._thresholds_changed.set()
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds decisions use now: the given ones, else the database's
+        for this model (re-read on NOTIFY or after the TTL), else the defaults."""
+        if self._fixed_thresholds is not None:
+            return self._fixed_thresholds
+        with self._lock:
+            expired = (
+                self._thresholds is None
+                or time.monotonic() - self._thresholds_loaded_at > self.ttl_seconds
+            )
+            if expired or self._thresholds_changed.is_set():
+                self._thresholds_changed.clear()
+                self._thresholds = load_thresholds(self.database, self.model)
+                self._thresholds_loaded_at = time.monotonic()
+            return self._thresholds
 
     def gallery(self) -> Gallery:
         """The in-memory gallery, reloaded when stale (TTL) or changed (NOTIFY)."""
@@ -234,9 +290,13 @@ class PersonRecognizer:
         search: str = "auto",
         ef_search: int = 100,
         sources: Sequence[str] | None = None,
+        thresholds: Thresholds | None = None,
     ) -> list[Match]:
         """One Match per probe row (raw or unit embeddings, shape (n, 512)), among
-        the identities of `sources` (None: every identity)."""
+        the identities of `sources` (None: every identity), decided with
+        `thresholds` (None: the recognizer's current ones; a caller that
+        reports which thresholds it used reads them first and passes them)."""
+        thresholds = thresholds or self.thresholds
         probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
         norms = np.linalg.norm(probes, axis=1, keepdims=True)
         probes = probes / np.where(norms == 0, 1, norms)
@@ -244,7 +304,7 @@ class PersonRecognizer:
             lists = self._match_sql(probes, k, ef_search, sources)
         else:
             lists = self._match_exact(probes, k, sources)
-        return [Match(decide(c, self.thresholds), c) for c in lists]
+        return [Match(decide(c, thresholds), c) for c in lists]
 
     def _match_exact(
         self, probes: np.ndarray, k: int, sources: Sequence[str] | None

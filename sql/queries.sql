@@ -143,6 +143,38 @@ SELECT * FROM match_faces(%s::vector, %s, %s, %s, %s::text[])
 -- allowed sources).
 SELECT record_sightings(%s::uuid[], p_allowed_sources => %s::text[])
 
+-- recognition_thresholds --
+-- The stored thresholds of one model, if it has any (else the recognizer
+-- uses the defaults in code).
+SELECT identify, uncertain, margin FROM recognition_thresholds WHERE model = %s
+
+-- calibrated_models --
+-- The models with stored thresholds: each may be named in a recognize call.
+SELECT model FROM recognition_thresholds ORDER BY model
+
+-- list_recognition_thresholds --
+-- Every model's stored thresholds, with what their calibration measured
+-- (studio calibrate --show).
+SELECT model, identify, uncertain, margin, target_far, uncertain_far, identities,
+       reference_count, genuine_identities, genuine_scores, impostor_scores,
+       far_at_identify, gar_at_identify, far_at_uncertain, gar_at_uncertain,
+       calibrated_at, calibrated_by, updated_at
+FROM recognition_thresholds
+ORDER BY model
+
+-- set_recognition_thresholds --
+-- Validate and store one model's thresholds and what they rest on, or with
+-- "dry_run" only check them (request, caller).
+SELECT set_recognition_thresholds(%s::jsonb, %s::text)
+
+-- calibration_gallery --
+-- The reference vectors of one model's gallery, grouped by identity, for a
+-- calibration: vectors only, never a name.
+SELECT identity_id::text, vector
+FROM gallery
+WHERE model = %s
+ORDER BY identity_id
+
 -- export_identities --
 -- Every identity of one source system, for an export.
 SELECT external_id, name FROM identities

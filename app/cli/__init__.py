@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from app import migrations
-from app.cli import database, identities, index, pipeline, recognize, serve, sync, tokens
+from app.cli import (
+    calibrate,
+    database,
+    identities,
+    index,
+    pipeline,
+    recognize,
+    serve,
+    sync,
+    tokens,
+)
 from app.cli.output import CommandError, report
 from app.cli.parsing import Parser, environment, package_version
 from app.config import ConfigError, Settings
@@ -18,7 +28,7 @@ from worker import logs
 from worker.studio_client import StudioError
 
 # In the order `studio --help` lists them.
-GROUPS = (serve, database, tokens, sync, pipeline, recognize, index, identities)
+GROUPS = (serve, database, tokens, sync, pipeline, recognize, calibrate, index, identities)
 
 
 def build_parser() -> Parser:

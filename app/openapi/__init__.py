@@ -11,6 +11,7 @@ refused), and a test checks that its paths and methods are the app's routes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from app.limits import JOB_STATES
@@ -22,9 +23,10 @@ from app.person_recognizer import THRESHOLDS
 __all__ = ["JOB_STATES", "QUERY_PARAMETERS", "document"]
 
 
-def document(default_model: str = "buffalo_l") -> dict[str, Any]:
-    """The OpenAPI 3.1 document of a server whose STUDIO_MODEL is `default_model`."""
-    models = sorted({default_model, *THRESHOLDS})
+def document(default_model: str = "buffalo_l", calibrated: Iterable[str] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a server whose STUDIO_MODEL is `default_model`
+    and whose database holds thresholds of the `calibrated` models."""
+    models = sorted({default_model, *THRESHOLDS, *calibrated})
     return {
         "openapi": "3.1.0",
         "info": {

@@ -296,6 +296,20 @@ SCHEMAS: dict[str, Any] = {
             "success": {"const": True},
             "model": {"type": "string"},
             "search": {"enum": ["exact", "ann"]},
+            "thresholds": {
+                "type": "object",
+                "description": (
+                    "The thresholds these decisions used: the model's calibrated ones "
+                    "from the database, or the defaults in code before a calibration"
+                ),
+                "required": ["identify", "uncertain", "margin", "source"],
+                "properties": {
+                    "identify": {"type": "number", "minimum": 0, "maximum": 1},
+                    "uncertain": {"type": "number", "minimum": 0, "maximum": 1},
+                    "margin": {"type": "number", "minimum": 0, "maximum": 1},
+                    "source": {"enum": ["calibrated", "default"]},
+                },
+            },
             "sightings_recorded": _COUNT,
             "results": {
                 "type": "array",

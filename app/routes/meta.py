@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from app import embedded_db, queries
+from app.db import DatabaseError
 from app.openapi import document
 from app.routes.common import database
 
@@ -46,5 +47,10 @@ def readyz():
 
 @bp.get("/api/openapi.json")
 def openapi():
-    """The OpenAPI 3 document of this API."""
-    return jsonify(document(current_app.extensions["studio_settings"].model))
+    """The OpenAPI 3 document of this API: the models a recognize call may name
+    include those calibrated in the database (without it, those in code)."""
+    try:
+        calibrated = [m for (m,) in database().fetch_all(queries.CALIBRATED_MODELS)]
+    except DatabaseError:
+        calibrated = []  # the document is served while the database is away
+    return jsonify(document(current_app.extensions["studio_settings"].model, calibrated))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 from flask import Blueprint, current_app, g
 
+from app import queries
 from app.auth import require
 from app.errors import ApiError, invalid_field
 from app.limits import DIMENSIONS, FLOAT32_MAX, MAX_K, MAX_PROBES, SEARCH_PATHS
@@ -26,9 +27,11 @@ def default_model() -> str:
 
 
 def known_models() -> list[str]:
-    """The models a probe may name: this server's default and every calibrated one.
-    Each gets a gallery cache and a LISTEN connection, so only these."""
-    return sorted({default_model(), *THRESHOLDS})
+    """The models a probe may name: this server's default, those with default
+    thresholds in code, and every model calibrated in the database. Each gets a
+    gallery cache and a LISTEN connection, so only these."""
+    calibrated = [model for (model,) in database().fetch_all(queries.CALIBRATED_MODELS)]
+    return sorted({default_model(), *THRESHOLDS, *calibrated})
 
 
 def recognizer_for(model: str) -> PersonRecognizer:
@@ -119,7 +122,10 @@ def recognize():
     recognizer = recognizer_for(model)
     # A token bound to source systems searches and stamps only their identities.
     sources = g.caller.allowed_sources
-    matches = recognizer.match(_probes(body), k=k, search=search, sources=sources)
+    probes = _probes(body)
+    # Read once, so that the answer names the thresholds its decisions used.
+    thresholds = recognizer.thresholds
+    matches = recognizer.match(probes, k=k, search=search, sources=sources, thresholds=thresholds)
     for match in matches:
         DECISIONS.labels(match.decision).inc()
     recorded = 0
@@ -129,6 +135,7 @@ def recognize():
         "success": True,
         "model": model,
         "search": recognizer.search_path(search),
+        "thresholds": thresholds.to_json(),
         "results": [m.to_json() for m in matches],
         "sightings_recorded": recorded,
     }
