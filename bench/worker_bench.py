@@ -38,6 +38,7 @@ from worker.catalog_client import CatalogClient, Person
 from worker.face_embed_worker import (
     FaceEmbedWorker,
     WorkerSettings,
+    assessed,
     choose_face,
     decode,
 )
@@ -53,7 +54,7 @@ def model_loop(engine: FaceEngine, images: list, settings: WorkerSettings) -> fl
     start = time.perf_counter()
     batch = []
     for image in images:
-        face, _ = choose_face(engine.detect(image), Person("p", "P"), settings)
+        face, _ = choose_face(assessed(image, engine.detect(image)), Person("p", "P"), settings)
         if face is not None:
             batch.append((image, face))
         if len(batch) >= settings.embed_batch:

@@ -9,9 +9,11 @@ at once; only vectors, keys and names leave the worker. Downloads and
 decoding run in a bounded thread pool ahead of inference.
 
 Face choice: with the catalog's face box, the detection that overlaps it
-best; without one, only a photo whose faces passing the quality gates
-number exactly one. A stranger in a group photo is never enrolled under
-someone else's name.
+best; without one, the photo's only face that is not a bystander (a face
+too poor to recognise and under half the size of the photo's biggest). A
+stranger in a group photo is never enrolled under someone else's name.
+Either way the chosen face must pass the enrolment quality gates
+(worker/face_quality.py), or the photo is skipped naming the gate.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ from worker.catalog_client import (
     check_id,
 )
 from worker.face_engine import Detection, FaceEngine, iou
+from worker.face_quality import (
+    ENROLMENT_GATES,
+    RECOGNITION_GATES,
+    FaceQuality,
+    QualityGates,
+    assess,
+)
 from worker.studio_client import StudioClient, StudioError, ingest_chunks
 
 log = logging.getLogger("face_embed_worker")
@@ -47,8 +56,11 @@ log = logging.getLogger("face_embed_worker")
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    min_det_score: float = 0.5  # detections below are not faces we trust
-    min_face_px: float = 24.0  # shorter side of the box, in image pixels
+    gates: QualityGates = ENROLMENT_GATES  # a reference failing them is refused
+    # A face failing the recognition gates and under this share of the
+    # photo's biggest face's size is a bystander: it cannot make the photo
+    # ambiguous.
+    bystander_share: float = 0.5
     min_box_overlap: float = 0.3  # IoU with the catalog's face box
     faces_per_ingest: int = 500  # one ingest call, well under the API's body limit
     embed_batch: int = 32  # faces per recogniser call
@@ -67,26 +79,47 @@ class JobStopped(RuntimeError):
     """The worker was asked to stop in the middle of the job."""
 
 
+def assessed(image: np.ndarray, detections: list[Detection]) -> list[tuple[Detection, FaceQuality]]:
+    """Each detection with its quality."""
+    return [(d, assess(image, d)) for d in detections]
+
+
 def choose_face(
-    detections: list[Detection], person: Person, settings: WorkerSettings
+    faces: list[tuple[Detection, FaceQuality]], person: Person, settings: WorkerSettings
 ) -> tuple[Detection | None, str | None]:
-    """The labelled person's face, or None with the reason the photo is skipped."""
+    """The labelled person's face, or None with the reason the photo is skipped.
+
+    With the catalog's face box: the detection overlapping it best. Without:
+    the one face that is not a bystander. A bystander fails the recognition
+    gates (nobody could tell who it is) and is under `bystander_share` of
+    the biggest face's size (behind the subject, not beside them); every
+    other face could be the one the label is about, so two of them make the
+    photo ambiguous. The face chosen must pass the enrolment gates, or the
+    reason is the first gate it fails (small_face, blurred, turned,
+    low_detection_score).
+    """
     if person.face_box is not None:
-        scored = [(iou(d.box, person.face_box), d) for d in detections]
-        overlap, best = max(scored, key=lambda s: s[0], default=(0.0, None))
-        if best is None or overlap < settings.min_box_overlap:
+        overlap, face, quality = max(
+            ((iou(d.box, person.face_box), d, q) for d, q in faces),
+            key=lambda s: s[0],
+            default=(0.0, None, None),
+        )
+        if face is None or overlap < settings.min_box_overlap:
             return None, "no_face_in_box"
-        return best, None
-    good = [
-        d
-        for d in detections
-        if d.score >= settings.min_det_score and d.size >= settings.min_face_px
-    ]
-    if not good:
-        return None, "no_face" if not detections else "low_quality"
-    if len(good) > 1:
-        return None, "ambiguous"
-    return good[0], None
+    elif not faces:
+        return None, "no_face"
+    else:
+        biggest = max(d.size for d, _ in faces)
+        candidates = [
+            (d, q)
+            for d, q in faces
+            if q.passes(RECOGNITION_GATES) or d.size >= settings.bystander_share * biggest
+        ]
+        if len(candidates) > 1:
+            return None, "ambiguous"
+        face, quality = candidates[0]
+    refused = quality.reasons(settings.gates)
+    return (None, refused[0]) if refused else (face, None)
 
 
 def decode(data: bytes) -> np.ndarray | None:
@@ -296,11 +329,12 @@ class FaceEmbedWorker:
         if len(photo.people) > 1 and any(p.face_box is None for p in photo.people):
             run.skip(photo.id, "ambiguous")  # several people and no boxes to tell them apart
             return
-        detections = self.engine.detect(image)
-        run.faces_detected += len(detections)
+        faces = assessed(image, self.engine.detect(image))
+        run.faces_detected += len(faces)
         for person in photo.people:
-            face, reason = choose_face(detections, person, self.settings)
+            face, reason = choose_face(faces, person, self.settings)
             if face is None:
+                log.info("photo %s: no reference for person %s: %s", photo.id, person.id, reason)
                 run.skip(photo.id, reason)
             else:
                 to_embed.append((image, face, person))

@@ -18,23 +18,38 @@ from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import Person
 from worker.face_embed_worker import FaceEmbedWorker, WorkerSettings, choose_face
 from worker.face_engine import Detection
+from worker.face_quality import FaceQuality
 
 STUDIO = str(Path(sys.executable).parent / "studio")
 
 
-def _det(box, score=0.9):
-    return Detection(box, score, np.zeros((5, 2)))
+def _det(box, score=0.9, sharpness=0.5):
+    detection = Detection(box, score, np.zeros((5, 2)))
+    return detection, FaceQuality(detection.size, sharpness, 0.0, 0.0, score)
 
 
 @pytest.mark.parametrize(
-    ("detections", "person", "expected", "reason"),
+    ("faces", "person", "expected", "reason"),
     [
         ([_det((0, 0, 100, 100))], Person("1", "A"), 0, None),
         ([], Person("1", "A"), None, "no_face"),
-        ([_det((0, 0, 100, 100), 0.2)], Person("1", "A"), None, "low_quality"),
-        ([_det((0, 0, 10, 10))], Person("1", "A"), None, "low_quality"),
+        ([_det((0, 0, 100, 100), 0.2)], Person("1", "A"), None, "low_detection_score"),
+        ([_det((0, 0, 10, 10))], Person("1", "A"), None, "small_face"),
+        ([_det((0, 0, 100, 100), sharpness=0.0)], Person("1", "A"), None, "blurred"),
         ([_det((0, 0, 100, 100)), _det((200, 0, 300, 100))], Person("1", "A"), None, "ambiguous"),
-        ([_det((0, 0, 100, 100)), _det((200, 0, 300, 100), 0.3)], Person("1", "A"), 0, None),
+        # A blurred face behind the subject is a bystander; one as big could be the person.
+        (
+            [_det((0, 0, 100, 100)), _det((200, 0, 240, 40), sharpness=0.0)],
+            Person("1", "A"),
+            0,
+            None,
+        ),
+        (
+            [_det((0, 0, 100, 100)), _det((200, 0, 300, 100), 0.3)],
+            Person("1", "A"),
+            None,
+            "ambiguous",
+        ),
         (
             [_det((0, 0, 100, 100)), _det((200, 0, 300, 100))],
             Person("1", "A", (190, 5, 310, 95)),
@@ -44,10 +59,10 @@ def _det(box, score=0.9):
         ([_det((0, 0, 100, 100))], Person("1", "A", (500, 500, 600, 600)), None, "no_face_in_box"),
     ],
 )
-def test_face_choice(detections, person, expected, reason):
-    face, why = choose_face(detections, person, WorkerSettings())
+def test_face_choice(faces, person, expected, reason):
+    face, why = choose_face(faces, person, WorkerSettings())
     assert why == reason
-    assert face is (detections[expected] if expected is not None else None)
+    assert face is (faces[expected][0] if expected is not None else None)
 
 
 def test_face_box_picks_the_labelled_person_in_a_group_photo(studio, engine, tmp_path, conn):
