@@ -206,7 +206,9 @@ def document(default_model: str = "buffalo_l", calibrated: Iterable[str] = ()) -
             "/api/gallery": {
                 "get": {
                     "summary": "Identities and reference faces per model, of the caller's sources",
-                    "description": "Scope recognize. A camera checks its model has anyone to match.",
+                    "description": (
+                        "Scope recognize. A camera checks its model has anyone to match."
+                    ),
                     "responses": {
                         "200": json_content(ref("GalleryResponse"), "One row per model"),
                         **ERROR_RESPONSES,
