@@ -9,6 +9,7 @@ and networks blink; a file simply ends.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Frame:
     number: int  # frame number in the file, or frames read from a stream since start
     seconds: float | None  # time into the feed; None for a still image
     image: np.ndarray  # BGR
+    at: float = 0.0  # wall-clock time it was read (time.time())
 
 
 def is_stream(source: str) -> bool:
@@ -63,17 +65,18 @@ def frames(
     *,
     max_retries: int | None = None,
     open_capture: Callable[[str], cv2.VideoCapture] = cv2.VideoCapture,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> Iterator[Frame]:
     """Frames of `source` sampled at about `fps` a second. A stream is reopened
-    after a drop, `max_retries` times in a row at most (None: for ever).
-    Raises SourceError."""
+    after a drop, `max_retries` times in a row at most (None: for ever), until
+    `stop` is set. Raises SourceError."""
     check_source(source)
     if is_image(source):
         image = cv2.imread(source)
         if image is None:
             raise SourceError(f"{source}: not an image this tool can read")
-        yield Frame(0, None, image)
+        yield Frame(0, None, image, time.time())
         return
     if not is_stream(source):
         yield from _sampled(source, open_capture(source), fps, start=0, stream=False)
@@ -81,7 +84,7 @@ def frames(
     failures = 0
     pause = FIRST_PAUSE_SECONDS
     read = 0
-    while True:
+    while not (stop and stop.is_set()):
         before = read
         for frame in _sampled(source, open_capture(source), fps, start=read, stream=True):
             read = frame.number + 1
@@ -92,7 +95,10 @@ def frames(
         if max_retries is not None and failures > max_retries:
             raise SourceError(f"{source}: stream unavailable after {max_retries} retries")
         log.warning("%s: stream dropped or unavailable; reopening in %.0f s", source, pause)
-        sleep(pause)
+        if stop:
+            stop.wait(pause)
+        else:
+            sleep(pause)
         pause = min(MAX_PAUSE_SECONDS, pause * 2)
 
 
@@ -117,7 +123,7 @@ def _sampled(
                     raise SourceError(f"{source}: no frame could be decoded")
                 return
             if number % step == 0:
-                yield Frame(number, round(number / native, 3), image)
+                yield Frame(number, round(number / native, 3), image, time.time())
             number += 1
             seen += 1
     finally:

@@ -13,14 +13,16 @@ and each track is decided once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from worker.camera_feed import Frame, frames
+from worker.camera_feed import Frame, SourceError, frames
 from worker.face_engine import FaceEngine
 from worker.face_quality import RECOGNITION_GATES, assess
 from worker.face_tracks import Observation, Tracker, decide_track
@@ -87,25 +89,40 @@ def recognize_source(
     record_sightings: bool = False,
     annotate_dir: Path | None = None,
     max_retries: int | None = None,
+    stop: threading.Event | None = None,
+    on_frame: Callable[[Frame, list[dict]], None] | None = None,
 ) -> Iterator[dict]:
     """JSON-ready lines: for an image, one `face` line per face; for a video or
     stream, one `track` line per track when it ends, and each frame's `face`
-    lines too when `per_frame`. Raises camera_feed.SourceError."""
+    lines too when `per_frame`. Once `stop` is set, the open tracks are
+    finished and the feed is left. `on_frame` hears of every sampled frame
+    with its faces' lines. Raises camera_feed.SourceError."""
     tracker: Tracker | None = None
-    for frame in frames(source, fps, max_retries=max_retries):
-        if frame.seconds is not None and tracker is None:
-            tracker = Tracker()
-        lines, observations = identify_frame(frame, engine, matcher, k, record_sightings)
-        if annotate_dir is not None and lines:
-            _annotate(frame, lines, annotate_dir / f"frame-{frame.number:06d}.jpg")
-        if tracker is None:
-            yield from ({"kind": "face", "source": source, **line} for line in lines)
-            continue
-        ids, closed = tracker.update(frame.seconds, observations)
-        yield from (_track_line(source, t) for t in closed)
-        if per_frame:
-            for line, track_id in zip(lines, ids, strict=True):
-                yield {"kind": "face", "source": source, "track": track_id, **line}
+    stop = stop or threading.Event()
+    try:
+        for frame in frames(source, fps, max_retries=max_retries, stop=stop):
+            if stop.is_set():
+                break
+            if frame.seconds is not None and tracker is None:
+                tracker = Tracker()
+            lines, observations = identify_frame(frame, engine, matcher, k, record_sightings)
+            if on_frame is not None:
+                on_frame(frame, lines)
+            if annotate_dir is not None and lines:
+                _annotate(frame, lines, annotate_dir / f"frame-{frame.number:06d}.jpg")
+            if tracker is None:
+                yield from ({"kind": "face", "source": source, **line} for line in lines)
+                continue
+            ids, closed = tracker.update(frame.seconds, observations)
+            yield from (_track_line(source, t) for t in closed)
+            if per_frame:
+                for line, track_id in zip(lines, ids, strict=True):
+                    yield {"kind": "face", "source": source, "track": track_id, **line}
+    except SourceError:
+        # The feed is gone: the faces seen so far still make their tracks.
+        if tracker is not None:
+            yield from (_track_line(source, t) for t in tracker.finish())
+        raise
     if tracker is not None:
         yield from (_track_line(source, t) for t in tracker.finish())
 
@@ -140,7 +157,13 @@ def identify_frame(
         )
         observations.append(
             Observation(
-                frame.number, frame.seconds or 0.0, detection.box, vector, quality.weight, result
+                frame.number,
+                frame.seconds or 0.0,
+                detection.box,
+                vector,
+                quality.weight,
+                result,
+                frame.at,
             )
         )
     return lines, observations
@@ -173,9 +196,15 @@ def _track_line(source: str, track) -> dict:
         "track": track.track_id,
         "start": observations[0].seconds,
         "end": observations[-1].seconds,
+        "started_at": _iso(observations[0].at),
+        "ended_at": _iso(observations[-1].at),
         "frames": len(observations),
         **decide_track(track),
     }
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
 def _annotate(frame: Frame, lines: list[dict], path: Path) -> None:

@@ -43,6 +43,7 @@ class Observation:
     embedding: np.ndarray  # unit length
     weight: float  # quality, 0..1
     result: dict  # the recognize answer for this face (decision, candidates, ...)
+    at: float = 0.0  # wall-clock time of the frame (time.time())
 
 
 @dataclass

@@ -129,6 +129,10 @@ class StudioClient:
             {"probes": probes, "model": model, "k": k, "record_sighting": record_sighting},
         )
 
+    def record_sighting(self, sighting: dict) -> dict:
+        """One finished track of a camera (POST /api/sightings); safe to repeat."""
+        return self._request("POST", "/api/sightings", sighting)
+
     def gallery(self) -> dict:
         """Identities and references per model, of this token's source systems."""
         return self._request("GET", "/api/gallery")

@@ -1,4 +1,5 @@
-"""`studio recognize`: who is in an image, a video or a stream.
+"""The camera commands: `studio recognize` (who is in an image, a video or a
+stream) and `studio watch` (the camera service, several cameras at once).
 
 With STUDIO_URL set, faces are matched by the API (POST /api/recognize with
 STUDIO_TOKEN): only embeddings leave the camera box, which needs no database
@@ -51,6 +52,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     recognize.set_defaults(func=cmd_recognize)
 
+    watch = sub.add_parser(
+        "watch",
+        help="watch cameras and record who is seen (the camera service)",
+        description="Watch the cameras of a TOML file ([[camera]] tables: name, url, fps, "
+        "enabled) until stopped: faces are detected and embedded here, matched by Studio "
+        "(STUDIO_URL, STUDIO_TOKEN with scopes recognize and sightings:write), followed as "
+        "tracks, and each finished track is recorded as a sighting. SIGTERM finishes the "
+        "open tracks and exits. A file camera plays once; streams are reopened after a drop.",
+        epilog=environment("studio_url", "studio_token", "model", "model_root"),
+    )
+    watch.add_argument("config", help="the cameras file (TOML)")
+    watch.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve GET /healthz (the status of every camera) on this port",
+    )
+    watch.add_argument(
+        "--status-seconds", type=float, default=60.0, help="log a status line per camera this often"
+    )
+    watch.set_defaults(func=cmd_watch)
+
 
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from worker.camera_feed import SourceError, check_source, is_image
@@ -96,3 +119,41 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         where = "in the image" if is_image(args.source) else "in any sampled frame"
         print(f"{args.source}: no face found {where}", file=sys.stderr)
     return 0
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from worker.camera_recognition import gallery_warning
+    from worker.camera_service import (
+        CameraConfigError,
+        CameraService,
+        read_cameras,
+        serve_health,
+    )
+    from worker.face_engine import ModelNotFound, load_engine
+    from worker.studio_client import StudioClient
+
+    if not settings.studio_url:
+        raise CommandError("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API", status=2)
+    try:
+        cameras = read_cameras(Path(args.config))
+        engine = load_engine(settings.model, settings.model_root)
+    except (CameraConfigError, ModelNotFound) as exc:
+        raise CommandError(str(exc), status=2) from exc
+    client = StudioClient(settings.studio_url, settings.studio_token)
+    service = CameraService(cameras, engine, client, status_seconds=args.status_seconds)
+    warning = gallery_warning(service.matcher)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop.set())
+    health = serve_health(service, args.health_port) if args.health_port is not None else None
+    names = ", ".join(c.name for c in cameras)
+    where = f"; GET /healthz on port {health.server_address[1]}" if health else ""
+    print(f"watching {len(cameras)} camera(s): {names}{where}", file=sys.stderr, flush=True)
+    try:
+        return service.run()
+    finally:
+        if health is not None:
+            health.shutdown()
