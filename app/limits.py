@@ -30,6 +30,14 @@ BIGINT_MAX = 2**63 - 1  # job IDs
 FLOAT4_ROUNDS_FINITE = 2**128 - 2**103
 FLOAT4_ROUNDS_TO_ZERO = 2.0**-150
 JOB_STATES = ("queued", "running", "retrying", "completed", "failed")
+# Sightings (record_sighting, sightings_page).
+CAMERA_MAX = 100
+FRAMES_MAX = 2**31 - 1
+SIGHTING_PAGE_MAX = 1000
+DECISIONS = ("identified", "uncertain", "unknown")
+# How far ahead of the database's clock a camera's clock may run: a sighting
+# ending later than this is refused rather than pinning last_seen in the future.
+CLOCK_SKEW_MINUTES = 15
 
 # Recognition: checked by app/routes/recognize.py.
 MAX_PROBES = 256

@@ -18,6 +18,7 @@ from app.limits import JOB_STATES
 from app.openapi.fields import BODY_ERRORS, ERROR_RESPONSES, json_content, recognize_request, ref
 from app.openapi.parameters import JOB_ID, QUERY_PARAMETERS, error_response
 from app.openapi.schemas import SCHEMAS
+from app.openapi.sightings import SIGHTING_PATHS, SIGHTING_SCHEMAS
 from app.person_recognizer import THRESHOLDS
 
 __all__ = ["JOB_STATES", "QUERY_PARAMETERS", "document"]
@@ -226,10 +227,15 @@ def document(default_model: str = "buffalo_l", calibrated: Iterable[str] = ()) -
                     },
                 }
             },
+            **SIGHTING_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**SCHEMAS, "RecognizeRequest": recognize_request(models)},
+            "schemas": {
+                **SCHEMAS,
+                **SIGHTING_SCHEMAS,
+                "RecognizeRequest": recognize_request(models),
+            },
             "responses": {
                 "ValidationFailed": error_response("Rejected; nothing was changed"),
                 "Unauthorized": error_response("No token, or unknown, revoked or expired"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.limits import BIGINT_MAX, IDENTITY_PAGE_MAX, JOB_PAGE_MAX, JOB_STATES
 from app.openapi.fields import _CONTROL, json_content, ref
+from app.openapi.sightings import SIGHTING_QUERY
 
 
 def error_response(description: str) -> dict[str, Any]:
@@ -49,6 +50,7 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
             "description": "The next_cursor of the page before; opaque",
         },
     ],
+    "/api/sightings": SIGHTING_QUERY,
     "/api/training/jobs": [
         {"name": "state", "in": "query", "schema": {"enum": ["", *JOB_STATES]}},
         {
