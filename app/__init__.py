@@ -29,13 +29,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["studio_db"] = database
 
-    from app.routes import gallery, identities, meta, recognize, training
+    from app.routes import gallery, identities, meta, recognize, sightings, training
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(identities.bp)
     app.register_blueprint(training.bp)
     app.register_blueprint(recognize.bp)
     app.register_blueprint(gallery.bp)
+    app.register_blueprint(sightings.bp)
     errors.register(app)
     metrics.register(app)
     return app

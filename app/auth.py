@@ -19,6 +19,8 @@ SCOPES = (
     "jobs:work",
     "recognize",
     "metrics",
+    "sightings:read",
+    "sightings:write",
     "admin",
 )
 

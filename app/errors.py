@@ -55,6 +55,10 @@ SQLSTATE_TO_HTTP: dict[str, Mapping] = {
     ),
     "GT001": Mapping(404, "job_not_found"),
     "GT002": Mapping(409, "stale_lease"),
+    # record_sighting: the identity does not exist or is not the caller's
+    # (one answer, so people cannot be probed); a sighting_id reused.
+    "GT003": Mapping(404, "identity_not_found"),
+    "GT004": Mapping(409, "sighting_conflict"),
     # Raised and caught inside sync_identities to roll back a dry run; it
     # never reaches a caller, so seeing it here is a bug.
     "GT900": Mapping(500, "internal_error", "internal error"),

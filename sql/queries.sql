@@ -143,6 +143,105 @@ SELECT * FROM match_faces(%s::vector, %s, %s, %s, %s::text[])
 -- allowed sources).
 SELECT record_sightings(%s::uuid[], p_allowed_sources => %s::text[])
 
+-- record_sighting --
+-- One finished camera track as a sighting, with its event and deliveries
+-- (payload, caller, allowed sources).
+SELECT record_sighting(%s::jsonb, %s::text, %s::text[])
+
+-- sightings_page --
+-- One page of sightings, newest first (identity_id, source_system,
+-- external_id, camera, decision, since, until, limit, cursor, allowed
+-- sources).
+SELECT sightings_page(%s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text,
+                      %s::integer, %s::text, %s::text[])
+
+-- purge_sightings --
+-- Retention: delete the sightings that ended more than N days ago, with their
+-- events; how many went.
+SELECT purge_sightings(make_interval(days => %s::integer))
+
+-- register_event_outputs --
+-- The dispatcher's outputs from its config file (a JSON array); the others
+-- are disabled.
+SELECT register_event_outputs(%s::jsonb)
+
+-- claim_deliveries --
+-- The next due deliveries of one output, locked and leased (output, limit,
+-- lease seconds).
+SELECT event_id::text, kind, payload, created_at, attempts
+FROM claim_deliveries(%s::text, %s::integer, %s::integer)
+
+-- finish_delivery --
+-- How a claimed delivery went: error NULL for delivered (event, output,
+-- error, max attempts, backoff seconds, max backoff seconds).
+SELECT finish_delivery(%s::uuid, %s::text, %s::text, %s::integer, %s::float8, %s::float8)
+
+-- replay_deliveries --
+-- Queue deliveries again: of one event, of one output, or every dead one.
+SELECT replay_deliveries(%s::uuid, %s::text, %s::boolean)
+
+-- recent_events --
+-- The newest events with what became of each delivery (limit).
+SELECT e.event_id::text, e.kind, e.created_at, e.payload,
+       coalesce(jsonb_object_agg(d.output, d.state) FILTER (WHERE d.output IS NOT NULL), '{}')
+FROM events AS e
+LEFT JOIN deliveries AS d ON d.event_id = e.event_id
+GROUP BY e.event_id
+ORDER BY e.created_at DESC, e.event_id DESC
+LIMIT %s
+
+-- dead_deliveries --
+-- The dead-letter list: deliveries out of attempts, newest event first.
+SELECT d.event_id::text, d.output, e.kind, e.created_at, d.attempts, d.last_error
+FROM deliveries AS d
+JOIN events AS e ON e.event_id = d.event_id
+WHERE d.state = 'dead'
+ORDER BY e.created_at DESC, d.event_id, d.output
+LIMIT %s
+
+-- person_state --
+-- A person's latest identified sighting, of the decisions an output
+-- publishes, with who they are: what their retained MQTT state says
+-- (identity_id).
+SELECT i.identity_id::text, i.name, i.external_id, i.source_system, s.camera, s.started_at,
+       s.ended_at, s.best_similarity
+FROM identities AS i
+JOIN LATERAL (
+    SELECT camera, started_at, ended_at, best_similarity FROM sightings
+    WHERE identity_id = i.identity_id
+    ORDER BY ended_at DESC, sighting_id DESC
+    LIMIT 1
+) AS s ON true
+WHERE i.identity_id = %s::uuid
+
+-- presence --
+-- For each camera that saw a person, when it last did (identity_id).
+SELECT camera, max(ended_at)
+FROM sightings
+WHERE identity_id = %s::uuid
+GROUP BY camera
+ORDER BY camera
+
+-- camera_state --
+-- A camera's latest sighting of the given decisions, with the person it
+-- named, if any (camera, decisions).
+SELECT s.sighting_id::text, s.decision::text, s.started_at, s.ended_at, i.identity_id::text,
+       i.name, i.external_id, i.source_system
+FROM sightings AS s
+LEFT JOIN identities AS i ON i.identity_id = s.identity_id
+WHERE s.camera = %s AND s.decision = ANY (%s::sighting_decision[])
+ORDER BY s.ended_at DESC, s.sighting_id DESC
+LIMIT 1
+
+-- seen_pairs --
+-- Every person and camera with an identified sighting still kept, with the
+-- last time: the presence a dispatcher republishes when it starts.
+SELECT identity_id::text, camera, max(ended_at)
+FROM sightings
+WHERE identity_id IS NOT NULL
+GROUP BY identity_id, camera
+ORDER BY identity_id, camera
+
 -- recognition_thresholds --
 -- The stored thresholds of one model, if it has any (else the recognizer
 -- uses the defaults in code).

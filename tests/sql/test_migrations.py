@@ -96,8 +96,10 @@ def test_empty_database_migrates_to_the_current_schema(empty_db_url):
     for function in ("sync_identities", "ingest_embeddings", "external_identities"):
         assert any(f[0].startswith(function + "(") for f in shape["functions"])
     assert {name for name, _ in shape["views"]} == {"reference_faces", "gallery"}
-    assert shape["enums"] == [
-        ("job_state", ["queued", "running", "retrying", "completed", "failed"])
+    assert sorted(shape["enums"]) == [
+        ("delivery_state", ["pending", "delivered", "dead"]),
+        ("job_state", ["queued", "running", "retrying", "completed", "failed"]),
+        ("sighting_decision", ["identified", "uncertain", "unknown"]),
     ]
     assert columns[("jobs", "state")] == ("USER-DEFINED", "job_state")
 
