@@ -55,16 +55,20 @@ class QualityGates:
     min_det_score: float
 
 
-# A face failing these is at most `uncertain`: its similarity no longer says
-# who it is. The size gate sits below what the detector reports for a face
-# 24 px wide in a 1080p frame, so such a face can still be identified.
+# A face failing these is at most `uncertain`: past each, the median
+# genuine score of the measured faces falls below buffalo_s's identify
+# threshold (0.50), or faces of others score above it. The size gate sits
+# below the box the detector reports for a face 24 px wide in a 1080p frame
+# (23 px or more), so such a face can still be identified.
 RECOGNITION_GATES = QualityGates(
-    min_size=16.0, min_sharpness=0.02, max_yaw=45.0, max_pitch=35.0, min_det_score=0.5
+    min_size=20.0, min_sharpness=0.004, max_yaw=45.0, max_pitch=30.0, min_det_score=0.7
 )
 # A reference failing these is refused: every probe is compared with it, so
-# it must be a face at full quality.
+# it must score like an undegraded face (median within 0.02 of it). The
+# detector's score is the same gate: it says whether this is a face, and the
+# other gates judge how good a one.
 ENROLMENT_GATES = QualityGates(
-    min_size=48.0, min_sharpness=0.05, max_yaw=30.0, max_pitch=25.0, min_det_score=0.6
+    min_size=48.0, min_sharpness=0.06, max_yaw=35.0, max_pitch=20.0, min_det_score=0.7
 )
 
 
@@ -95,9 +99,10 @@ class FaceQuality:
     def weight(self) -> float:
         """0..1, how much this face should count in a vote over a track's
         frames: the product of one factor a measure, each 1 at or past its
-        enrolment gate, 0.25 at its recognition gate (linear between, and on
-        below it down to 0.05), so a face failing a gate counts a little, never
-        nothing, and a face at full quality counts fully."""
+        enrolment gate, rising from 0.25 to 1 between its recognition and
+        enrolment gates, and 0.05 short of its recognition gate: a face
+        failing a gate counts a little, never nothing, and only a face at
+        full quality counts fully."""
         r, e = RECOGNITION_GATES, ENROLMENT_GATES
         factors = (
             _ramp(self.size, r.min_size, e.min_size),
@@ -121,8 +126,12 @@ class FaceQuality:
 
 
 def _ramp(value: float, at_recognition: float, at_enrolment: float) -> float:
-    share = (value - at_recognition) / (at_enrolment - at_recognition)
-    return min(1.0, max(0.05, 0.25 + 0.75 * share))
+    if value >= at_enrolment:
+        return 1.0
+    if value < at_recognition:
+        return 0.05
+    # Short of the enrolment gate is always short of 1, however little.
+    return min(0.999, 0.25 + 0.75 * (value - at_recognition) / (at_enrolment - at_recognition))
 
 
 def pose(keypoints: np.ndarray) -> tuple[float, float]:
@@ -178,12 +187,15 @@ def sharpness(image: np.ndarray, box: tuple[float, float, float, float]) -> floa
         return 0.0
     region = image[y1:y2, x1:x2]
     gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
+    # In floats before shrinking: rounding the shrunk region to whole grey
+    # levels would add an edge energy of its own, the same for every face,
+    # and hide how blurred a big face is.
+    gray = gray.astype(np.float32)
     side = min(gray.shape)
     if side > SHARPNESS_SIDE:
         scale = SHARPNESS_SIDE / side
         size = (max(3, round(gray.shape[1] * scale)), max(3, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    gray = gray.astype(np.float32)
     contrast = float(gray.var())
     if contrast < 1e-3:
         return 0.0
