@@ -60,6 +60,16 @@ class Settings:
     metrics_public: bool = _setting(
         False, "STUDIO_METRICS_PUBLIC", "1: /metrics without a token (a scrape network)"
     )
+    # How long sightings (and their events) are kept: `studio sightings purge`
+    # deletes older ones; cron runs it daily.
+    sighting_retention_days: int = _setting(
+        30, "STUDIO_SIGHTING_RETENTION_DAYS", "days of sightings studio sightings purge keeps"
+    )
+    events_config: Path | None = _setting(
+        None,
+        "STUDIO_EVENTS_CONFIG",
+        "TOML file of the event outputs (MQTT, webhooks) for studio events run",
+    )
     log_level: str = _setting("INFO", "STUDIO_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = _setting("text", "STUDIO_LOG_FORMAT", "text, or json (one object a line)")
 

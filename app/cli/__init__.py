@@ -12,11 +12,13 @@ from app import migrations
 from app.cli import (
     calibrate,
     database,
+    events,
     identities,
     index,
     pipeline,
     recognize,
     serve,
+    sightings,
     sync,
     tokens,
 )
@@ -28,7 +30,19 @@ from worker import logs
 from worker.studio_client import StudioError
 
 # In the order `studio --help` lists them.
-GROUPS = (serve, database, tokens, sync, pipeline, recognize, calibrate, index, identities)
+GROUPS = (
+    serve,
+    database,
+    tokens,
+    sync,
+    pipeline,
+    recognize,
+    calibrate,
+    index,
+    identities,
+    sightings,
+    events,
+)
 
 
 def build_parser() -> Parser:

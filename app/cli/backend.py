@@ -40,6 +40,30 @@ class DatabaseBackend:
     ) -> dict:
         return self._call(queries.EXTERNAL_IDENTITIES, source_system, limit, cursor, None)
 
+    def sightings(self, **filters: Any) -> dict:
+        """One page of sightings (sightings_page), filters as GET /api/sightings names them."""
+        return self._call(
+            queries.SIGHTINGS_PAGE,
+            filters.get("identity_id"),
+            filters.get("source_system"),
+            filters.get("external_id"),
+            filters.get("camera"),
+            filters.get("decision"),
+            filters.get("since"),
+            filters.get("until"),
+            filters.get("limit", 100),
+            filters.get("cursor"),
+            None,
+        )
+
+
+class ApiBackend(StudioClient):
+    """The client commands through the API (STUDIO_URL, STUDIO_TOKEN)."""
+
+    def sightings(self, **filters: Any) -> dict:
+        """One page of GET /api/sightings."""
+        return self._request("GET", "/api/sightings", **filters)
+
 
 def _text(payload: str | dict) -> str:
     return payload if isinstance(payload, str) else json.dumps(payload)
@@ -51,10 +75,10 @@ def refusal(exc: DatabaseError) -> StudioError:
     return StudioError(error.status, error.body())
 
 
-def backend(settings: Settings) -> StudioClient | DatabaseBackend:
+def backend(settings: Settings) -> ApiBackend | DatabaseBackend:
     """The API at STUDIO_URL when set (with STUDIO_TOKEN), else the database directly."""
     if settings.studio_url:
-        return StudioClient(settings.studio_url, settings.studio_token)
+        return ApiBackend(settings.studio_url, settings.studio_token)
     return DatabaseBackend(open_database(settings))
 
 
