@@ -37,7 +37,7 @@ SHARPNESS_SIDE = 64
 # orthographic projection of this model exactly, for any roll, scale and
 # place, and any yaw and pitch whose nose still points towards the camera.
 NOSE_DROP = 0.56
-MOUTH_DROP = 1.0
+MOUTH_DROP = 0.98
 NOSE_DEPTH = 0.45
 
 REASONS = ("small_face", "blurred", "turned", "low_detection_score")
