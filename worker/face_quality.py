@@ -5,9 +5,10 @@ pixels, its sharpness, its pose (yaw and pitch from the five landmarks) and
 the detector's score — and `FaceQuality.reasons(gates)` names each gate it
 fails. Two sets of gates: RECOGNITION_GATES (a camera face failing them is at
 most `uncertain`) and the stricter ENROLMENT_GATES (a reference failing them
-is refused). Every threshold was chosen by measurement with the real
-buffalo_s models (`bench/quality_gates.py`, docs/recognition.md, "Face
-quality").
+is refused). Every threshold but pitch's was chosen by measurement with
+the real buffalo_s models (`bench/quality_gates.py`, docs/recognition.md,
+"Face quality"); no measured face is pitched past 13°, so the pitch gates
+are set short of where the nose alone stops telling a pitch.
 """
 
 from __future__ import annotations
