@@ -143,6 +143,54 @@ def probe_sets(portraits: dict[str, tuple], placements: int):
         yield f"1080p, {DEGRADED_FACE_PX} px, {how}", FRAMES["1080p"], DEGRADED_FACE_PX, how, 20.0
 
 
+def sample_strangers(engine) -> dict[str, tuple]:
+    """Faces nobody enrolled: InsightFace's own sample photos (a group photo and
+    a portrait, shipped with the insightface package), each face a stranger."""
+    import insightface
+
+    folder = Path(insightface.__file__).parent / "data" / "images"
+    strangers = {}
+    for photo in sorted(folder.glob("*.*")):
+        image = cv2.imread(str(photo))
+        if image is None or photo.stem.startswith("mask"):
+            continue  # the mask samples are one face, four colours of mask
+        for i, face in enumerate(engine.detect(image)):
+            if face.size >= 40:
+                strangers[f"stranger:{photo.stem}:{i}"] = (image, face)
+    return strangers
+
+
+def run_strangers(engine, matcher, strangers, face_px: int, placements: int) -> dict:
+    """Never-enrolled faces in 1080p frames: any name given is a stranger accepted."""
+    rng = np.random.default_rng(face_px)
+    counts = {"probes": 0, "missed": 0, "uncertain": 0, "stranger_accepted": 0}
+    seconds = 0.0
+    for _ in range(placements):
+        for portrait in strangers.values():
+            frame, (x, y) = paste(portrait, FRAMES["1080p"], face_px, rng)
+            start = time.perf_counter()
+            lines, _ = identify_frame(Frame(0, None, frame), engine, matcher, k=100)
+            seconds += time.perf_counter() - start
+            counts["probes"] += 1
+            line = _at(lines, x, y, face_px)
+            if line is None:
+                counts["missed"] += 1
+            elif line["decision"] == "identified":
+                counts["stranger_accepted"] += 1
+            elif line["decision"] == "uncertain":
+                counts["uncertain"] += 1
+    return counts | {"fps": counts["probes"] / seconds}
+
+
+def _at(lines: list[dict], x: float, y: float, face_px: int) -> dict | None:
+    """The line of the face detected where one was pasted, if any."""
+    for line in lines:
+        x1, y1, x2, y2 = line["box"]
+        if abs((x1 + x2) / 2 - x) < face_px / 2 and abs((y1 + y2) / 2 - y) < face_px / 2:
+            return line
+    return None
+
+
 def candidates(line: dict) -> list[Candidate]:
     return [Candidate(**c) for c in line["candidates"]]
 
@@ -163,15 +211,7 @@ def run_set(engine, matcher, thresholds, portraits, spec, placements: int, verbo
             lines, _ = identify_frame(Frame(0, None, frame), engine, matcher, k=100)
             seconds += time.perf_counter() - start
             counts["probes"] += 1
-            line = next(
-                (
-                    ln
-                    for ln in lines
-                    if abs((ln["box"][0] + ln["box"][2]) / 2 - x) < face_px / 2
-                    and abs((ln["box"][1] + ln["box"][3]) / 2 - y) < face_px / 2
-                ),
-                None,
-            )
+            line = _at(lines, x, y, face_px)
             if line is None:
                 counts["missed"] += 1
                 continue
@@ -226,6 +266,15 @@ def main() -> None:
                 f"| {c['name']} | {n} | {c['identified']} ({c['identified'] / n:.0%}) "
                 f"| {c['uncertain']} | {c['missed']} | {c['wrong']} "
                 f"| {c['stranger_accepted']} | {c['fps']:.2f} |"
+            )
+            print(rows[-1], flush=True)
+        strangers = sample_strangers(engine)
+        for face_px in (24, 40):
+            c = run_strangers(engine, matcher, strangers, face_px, args.placements)
+            rows.append(
+                f"| never enrolled: {len(strangers)} faces of InsightFace's samples, "
+                f"1080p, {face_px} px | {c['probes']} | – | {c['uncertain']} | {c['missed']} "
+                f"| – | {c['stranger_accepted']} | {c['fps']:.2f} |"
             )
             print(rows[-1], flush=True)
     shutil.rmtree(root, ignore_errors=True)
