@@ -3,7 +3,8 @@
 -- Creates a bearer token and returns it: the only time it is ever shown,
 -- since only its SHA-256 is stored. source_systems NULL means any system.
 -- Scopes: identities:read, identities:write, embeddings:write, jobs:submit,
--- jobs:work, recognize, metrics, admin (admin implies all). metrics (the
+-- jobs:work, recognize, metrics, sightings:read, sightings:write, admin
+-- (admin implies all). metrics (the
 -- /metrics page) counts every source system's gallery and jobs, so a token
 -- bound to source systems cannot hold it.
 --   SELECT * FROM create_api_token('alfred-sync', '{identities:write}', '{alfred_catalog}');
@@ -55,11 +56,13 @@ BEGIN
         UNION ALL
         SELECT studio_error(NULL, NULL, 'scopes', 'invalid_value', format(
                    'unknown scope "%s"; scopes are identities:read, identities:write, '
-                   'embeddings:write, jobs:submit, jobs:work, recognize, metrics, admin', s))
+                   'embeddings:write, jobs:submit, jobs:work, recognize, metrics, '
+                   'sightings:read, sightings:write, admin', s))
         FROM unnest(p_scopes) AS s
         WHERE s IS NULL
            OR s NOT IN ('identities:read', 'identities:write', 'embeddings:write',
-                        'jobs:submit', 'jobs:work', 'recognize', 'metrics', 'admin')
+                        'jobs:submit', 'jobs:work', 'recognize', 'metrics',
+                        'sightings:read', 'sightings:write', 'admin')
         UNION ALL
         SELECT studio_error(NULL, NULL, 'scopes', 'invalid_value',
                             'the metrics scope shows every source system''s counts; a token '

@@ -4,7 +4,8 @@ Every operation of the OpenAPI document is exercised (so a route added later
 is covered without editing this file): schemathesis generates each request,
 and hypothesis then aims it at source B — B's source_system, job IDs, lease
 token and external IDs, B's own face vectors as probes with k up to 100 and
-record_sighting, a cursor pointing into B's keys — before sending it with a
+record_sighting, B's identity_ids and camera in sightings, a cursor pointing
+into B's keys — before sending it with a
 token bound to A that holds every scope. After every call:
 
 - B's rows, and the Studio-native ones, are byte for byte what they were;
@@ -28,6 +29,7 @@ import schemathesis
 from helpers import auth, make_token, vector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sightings_support import sighting
 
 from app.openapi import document
 
@@ -49,6 +51,8 @@ class World:
     b_markers: list[str]  # names, identity_ids, lease token, batch id of B and natives
     b_vectors: list[list[float]]
     a_vectors: list[list[float]]
+    b_identity_ids: list[str]
+    a_identity_ids: list[str]
     b_jobs: list[int]
     a_jobs: list[int]
     b_lease: str
@@ -116,6 +120,20 @@ def world(conn) -> World:
         )
     ]
 
+    a_ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT identity_id::text FROM identities WHERE source_system = %s", (A,)
+        )
+    ]
+    # Sightings of B's people, and unknown ones from a camera bound to B: a
+    # token bound to A must neither see nor change them.
+    record_sighting_of = "SELECT record_sighting(%s::jsonb, 'planted', %s)"
+    b_sightings = [sighting(b_ids[0], camera="bcamzq"), sighting(None, camera="bcamzq")]
+    for body in b_sightings:
+        conn.execute(record_sighting_of, (json.dumps(body), [B]))
+    conn.execute(record_sighting_of, (json.dumps(sighting(a_ids[0], camera="acam")), [A]))
+
     b_jobs = [_submit(conn, B, "bbatchzq") for _ in range(3)]
     b_running = _claim(conn, B)
     b_done = _claim(conn, B)
@@ -150,6 +168,8 @@ def world(conn) -> World:
             "bbatchzq",
             "bdonezq",
             "bphotozq",
+            "bcamzq",
+            *(body["sighting_id"] for body in b_sightings),
         ]
     )
     return World(
@@ -157,6 +177,8 @@ def world(conn) -> World:
         b_markers=markers,
         b_vectors=[v for _, vectors in b_people.values() for v in vectors] + [vector(500)],
         a_vectors=[v for _, vectors in a_people.values() for v in vectors],
+        b_identity_ids=b_ids,
+        a_identity_ids=a_ids,
         b_jobs=b_jobs,
         a_jobs=a_jobs,
         b_lease=b_running["lease_token"],
@@ -182,7 +204,14 @@ def b_digest(conn) -> str:
             (SELECT string_agg(a::text, ',' ORDER BY a.audit_id) FROM audit_journal AS a
              WHERE a.source_system = %(b)s),
             (SELECT string_agg(j::text, ',' ORDER BY j.job_id) FROM jobs AS j
-             WHERE j.source_system = %(b)s)))
+             WHERE j.source_system = %(b)s),
+            (SELECT string_agg(s::text, ',' ORDER BY s.sighting_id) FROM sightings AS s
+             WHERE s.identity_id IN (SELECT identity_id FROM theirs)
+                OR s.recorded_for = ARRAY[%(b)s]::text[]),
+            (SELECT string_agg(e::text, ',' ORDER BY e.event_id) FROM events AS e
+             JOIN sightings AS s USING (sighting_id)
+             WHERE s.identity_id IN (SELECT identity_id FROM theirs)
+                OR s.recorded_for = ARRAY[%(b)s]::text[])))
         """,
         {"b": B},
     ).fetchone()[0]
@@ -213,6 +242,8 @@ def _aim(draw, value, world: World):
             item = draw(st.sampled_from([B, A]))
         elif key == "lease_token":
             item = draw(st.sampled_from([world.b_lease, world.a_lease]))
+        elif key == "identity_id":
+            item = draw(st.sampled_from([*world.b_identity_ids, *world.a_identity_ids]))
         elif key == "external_id":
             item = draw(st.sampled_from([*world.b_external_ids, "bgonezq", "anew"]))
         elif key in ("probes", "embedding") and isinstance(item, list):
@@ -244,6 +275,10 @@ def _aimed_case(operation, world: World):
         if isinstance(case.query, dict):
             if "source_system" in case.query:
                 case.query["source_system"] = draw(st.sampled_from([B, A]))
+            if "identity_id" in case.query:
+                case.query["identity_id"] = draw(st.sampled_from(world.b_identity_ids))
+            if "camera" in case.query:
+                case.query["camera"] = "bcamzq"
             if "cursor" in case.query:
                 case.query["cursor"] = _cursor_into(
                     B, draw(st.sampled_from(["", *world.b_external_ids]))
