@@ -48,6 +48,8 @@ INEXPRESSIBLE = {
     "forbidden_field": "privacy: a photo-like field name inside a free-form object",
     "too_large": "byte caps on a job's progress, result and error, as PostgreSQL prints them",
     "mass_delete": "a full sync's guard depends on how many identities are stored",
+    "before_start": "a sighting's end before its start: JSON Schema compares no two fields",
+    "in_the_future": "a sighting ending ahead of the server's clock depends on when it arrives",
 }
 INEXPRESSIBLE_FIELDS = {
     ("cursor", "invalid_value"): "a cursor is valid only when this server handed it out",
@@ -203,6 +205,18 @@ BASES = {
     ("post", "/api/training/jobs/claim"): {"worker_id": "w"},
     ("post", "/api/training/jobs/1/heartbeat"): {"lease_token": UUID},
     ("post", "/api/recognize"): {"probes": [[0.25] * 512]},
+    ("post", "/api/sightings"): {
+        "sighting_id": UUID,
+        "camera": "door",
+        "model": "buffalo_l",
+        "started_at": "2025-01-01T00:00:00Z",
+        "ended_at": "2025-01-01T00:00:07Z",
+        "frames": 3,
+        "decision": "unknown",
+        "best_similarity": 0.5,
+        "mean_similarity": 0.5,
+        "track": 1,
+    },
 }
 EDGES = {
     ("post", "/api/identities/sync"): [
@@ -227,6 +241,14 @@ EDGES = {
     ("post", "/api/training/jobs/claim"): [["worker_id"], ["lease_seconds"]],
     ("post", "/api/training/jobs/1/heartbeat"): [["lease_seconds"]],
     ("post", "/api/recognize"): [["probes"], ["k"]],
+    ("post", "/api/sightings"): [
+        ["camera"],
+        ["model"],
+        ["frames"],
+        ["best_similarity"],
+        ["mean_similarity"],
+        ["track"],
+    ],
 }
 
 
@@ -304,6 +326,8 @@ def test_every_documented_bound_is_the_servers_at_both_edges(app, client, conn):
                 checked += 1
     for path, parameters in QUERY_PARAMETERS.items():
         for parameter in parameters:
+            if "format" in parameter["schema"]:
+                continue  # a UUID's or a time's length is no edge: "a" * 36 is no UUID
             for keyword, edge, past in _edges(parameter["schema"], None):
                 at_edge = client.get(f"{path}?{parameter['name']}={edge}", headers=headers)
                 beyond = client.get(f"{path}?{parameter['name']}={past}", headers=headers)
