@@ -58,7 +58,8 @@ def test_stranger_in_a_group_photo_is_not_identified(engine, recognizer):
 def test_video_finds_lin_manuel_miranda_as_one_or_two_tracks_and_nobody_else(engine, recognizer):
     """The clip opens on Lin-Manuel Miranda singing with Alex Lacamoire at the
     piano (a face 24 px wide, far left), then a crowd, then Miranda close up,
-    then actors on stage, one of whom resembles Obama while turned away."""
+    then the audience, where Barack Obama sits in profile: turned that far, he
+    is held at uncertain (the pose gate), never named."""
     lines = list(
         recognize_source(
             str(PROBES / "short_hamilton_clip.mp4"),
