@@ -76,6 +76,7 @@ bench: install  ## Benchmarks against their physical limits; writes docs/benchma
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/recognition_bench.py
 	$(BIN)/python bench/detector_bench.py
+	$(BIN)/python bench/recognition_quality.py
 
 demo: install  ## Catalog -> sync -> job -> worker on CPU -> identities, from nothing
 	$(BIN)/python demo/run_demo.py
