@@ -1,0 +1,150 @@
+"""`studio watch` as a camera box runs it: cameras from a file, matched and
+recorded by a live Studio over HTTP, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import pytest
+from helpers import DATA_FACES, make_token
+
+from app.processes import free_port
+
+STUDIO = str(Path(sys.executable).parent / "studio")
+CLIP = DATA_FACES / "probes" / "short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory) -> Path:
+    from worker.face_engine import offline_pack
+
+    return offline_pack(tmp_path_factory.mktemp("models"))
+
+
+def watch_env(live_server, token, model_root, tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    return env | {
+        "STUDIO_URL": live_server,
+        "STUDIO_TOKEN": token,
+        "STUDIO_MODEL": "buffalo_s",
+        "STUDIO_MODEL_ROOT": str(model_root),
+        "STUDIO_DATA_DIR": str(tmp_path / "no-database-here"),
+    }
+
+
+def sightings(conn) -> list[tuple]:
+    return conn.execute(
+        """SELECT s.camera, s.decision, i.external_id, s.frames, s.started_at <= s.ended_at
+           FROM sightings s LEFT JOIN identities i USING (identity_id)
+           ORDER BY s.started_at"""
+    ).fetchall()
+
+
+def test_a_file_camera_records_a_sighting_per_track(
+    live_server, conn, enrolled, model_root, tmp_path
+):
+    cameras = tmp_path / "cameras.toml"
+    cameras.write_text(
+        f'[[camera]]\nname = "stage"\nurl = "{CLIP}"\nfps = 2\n\n'
+        '[[camera]]\nname = "attic"\nurl = "attic.mp4"\nenabled = false\n'
+    )
+    token = make_token(conn, ["recognize", "sightings:write"])
+    result = subprocess.run(
+        [STUDIO, "watch", str(cameras), "--status-seconds", "5"],
+        env=watch_env(live_server, token, model_root, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "watching 1 camera(s): stage" in result.stderr
+    assert "camera stage: ended" in result.stderr
+    rows = sightings(conn)
+    assert len(rows) >= 5 and all(r[0] == "stage" and r[4] for r in rows)
+    named = [r for r in rows if r[1] == "identified"]
+    assert {r[2] for r in named} <= {"lin_manuel_miranda", "alex_lacamoire"}
+    assert sum(r[2] == "lin_manuel_miranda" for r in named) in (1, 2)
+    assert not (tmp_path / "no-database-here").exists()
+    # last_seen follows the sightings.
+    assert conn.execute(
+        "SELECT last_seen IS NOT NULL FROM identities WHERE external_id = 'lin_manuel_miranda'"
+    ).fetchone()[0]
+
+
+@pytest.fixture
+def mjpeg_stream(tmp_path):
+    """An HTTP camera that serves the clip's frames as MJPEG, as many IP cameras do."""
+    capture = cv2.VideoCapture(str(CLIP))
+    data = b""
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        data += cv2.imencode(".jpg", frame)[1].tobytes()
+    capture.release()
+    (tmp_path / "stage.mjpeg").write_bytes(data)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.handle_error = lambda *a: None  # a reader hanging up mid-frame is normal
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/stage.mjpeg"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sigterm_finishes_the_open_tracks_and_exits_cleanly(
+    live_server, conn, enrolled, model_root, tmp_path, mjpeg_stream
+):
+    cameras = tmp_path / "cameras.toml"
+    # The stream's frames come as fast as they are read: at 25 a second
+    # sampled down to 1, Miranda's close-up is reached within seconds.
+    cameras.write_text(
+        f'[[camera]]\nname = "stage"\nurl = "{mjpeg_stream}"\nfps = 1\n\n'
+        '[[camera]]\nname = "gate"\nurl = "rtsp://127.0.0.1:9/none"\n'
+    )
+    port = free_port()
+    token = make_token(conn, ["recognize", "sightings:write"])
+    process = subprocess.Popen(
+        [STUDIO, "watch", str(cameras), "--health-port", str(port)],
+        env=watch_env(live_server, token, model_root, tmp_path),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    health = json.load(r)
+                stage = next(c for c in health["cameras"] if c["name"] == "stage")
+                if stage["faces"] >= 3:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert health is not None and stage["faces"] >= 3, health
+        gate = next(c for c in health["cameras"] if c["name"] == "gate")
+        assert gate["state"] == "retrying" and gate["last_error"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "camera gate: stopped" in stderr and "camera stage: stopped" in stderr
+    # The tracks open at the signal were finished and recorded.
+    rows = sightings(conn)
+    assert rows and all(r[0] == "stage" for r in rows)
