@@ -3,7 +3,8 @@
 embedded PostgreSQL -> Studio API (gunicorn) -> folder catalog of demo/people
 -> identity sync -> face_detect_embed job -> face_embed_worker on CPU ->
 a table of identities with their embedding counts and the job summary, then
-the probe photos recognised against the people enrolled.
+the probe photos recognised against the people enrolled, and the demo
+video watched as a camera, with the sightings it leaves.
 
 Everything runs in .demo-data/ (removed first), so the demo never touches
 the database `make run` uses.
@@ -14,6 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from app import embedded_db, queries
 from app.camera_matcher import DatabaseMatcher
@@ -23,6 +27,7 @@ from app.person_recognizer import PersonRecognizer
 from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.camera_recognition import recognize_source
+from worker.camera_service import Camera, CameraService
 from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker
 from worker.face_engine import load_engine
@@ -58,7 +63,16 @@ def main() -> None:
         _, token = database.fetch_one(
             queries.CREATE_TOKEN,
             "demo",
-            ["identities:write", "identities:read", "embeddings:write", "jobs:submit", "jobs:work"],
+            [
+                "identities:write",
+                "identities:read",
+                "embeddings:write",
+                "jobs:submit",
+                "jobs:work",
+                "recognize",
+                "sightings:write",
+                "sightings:read",
+            ],
             ["alfred_catalog"],
             None,
         )
@@ -104,6 +118,15 @@ def main() -> None:
                     f"{probe.name:24} box {sighting['box']!s:24} {sighting['decision']:10} "
                     f"{who:20} similarity {sighting['similarity']:.2f}"
                 )
+
+        step("Watch the demo video as a camera (studio watch): one sighting a track")
+        clip = PROJECT_ROOT / "demo" / "probes" / "short_hamilton_clip.mp4"
+        CameraService([Camera("stage", str(clip), 2.0)], engine, studio, status_seconds=3600).run()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "studio"), "sightings", "--camera", "stage"],
+            env=env | {"STUDIO_URL": studio_url, "STUDIO_TOKEN": token},
+            check=True,
+        )
     finally:
         for process in processes:
             process.terminate()
