@@ -8,6 +8,7 @@ import json
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,3 +129,15 @@ def assert_envelope(status: int, headers, body: bytes) -> dict:
     assert document["success"] is False and document["error"] and document["errors"], document
     assert all(e.get("code") and e.get("message") for e in document["errors"]), document
     return document
+
+
+def wait_for(check, timeout: float = 20.0, interval: float = 0.05):
+    """check()'s first truthy value within `timeout` seconds; AssertionError after."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(interval)

@@ -3,12 +3,8 @@ with growing pauses after a drop, through OpenCV and a real HTTP stream."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from itertools import islice, pairwise
 
-import cv2
 import numpy as np
 import pytest
 from helpers import DATA_FACES
@@ -106,27 +102,8 @@ def test_a_stream_that_never_opens_is_given_up_after_max_retries():
     assert len(pauses) == 3
 
 
-@pytest.fixture
-def mjpeg_server(tmp_path):
-    """An HTTP server handing out a short MJPEG stream, as many IP cameras do."""
-    capture = cv2.VideoCapture(str(CLIP))
-    data = b""
-    for _ in range(20):
-        _, frame = capture.read()
-        data += cv2.imencode(".jpg", frame)[1].tobytes()
-    capture.release()
-    (tmp_path / "feed.mjpeg").write_bytes(data)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.handle_error = lambda *a: None  # a reader hanging up mid-frame is normal
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server, f"http://127.0.0.1:{server.server_address[1]}/feed.mjpeg"
-    server.shutdown()
-
-
-def test_a_real_http_stream_is_read_again_after_it_ends_and_given_up_when_gone(mjpeg_server):
-    server, url = mjpeg_server
+def test_a_real_http_stream_is_read_again_after_it_ends_and_given_up_when_gone(mjpeg_camera):
+    server, url = mjpeg_camera(frames=20)
     pauses: list[float] = []
     feed = frames(url, 25.0, max_retries=2, sleep=pauses.append)
     got = list(islice(feed, 50))  # 20 frames an opening: two reopenings

@@ -3,19 +3,15 @@ recorded by a live Studio over HTTP, a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
-import cv2
 import pytest
 from helpers import DATA_FACES, make_token
 
@@ -82,31 +78,10 @@ def test_a_file_camera_records_a_sighting_per_track(
     ).fetchone()[0]
 
 
-@pytest.fixture
-def mjpeg_stream(tmp_path):
-    """An HTTP camera that serves the clip's frames as MJPEG, as many IP cameras do."""
-    capture = cv2.VideoCapture(str(CLIP))
-    data = b""
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        data += cv2.imencode(".jpg", frame)[1].tobytes()
-    capture.release()
-    (tmp_path / "stage.mjpeg").write_bytes(data)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.handle_error = lambda *a: None  # a reader hanging up mid-frame is normal
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/stage.mjpeg"
-    server.shutdown()
-    server.server_close()
-
-
 def test_sigterm_finishes_the_open_tracks_and_exits_cleanly(
-    live_server, conn, enrolled, model_root, tmp_path, mjpeg_stream
+    live_server, conn, enrolled, model_root, tmp_path, mjpeg_camera
 ):
+    _, mjpeg_stream = mjpeg_camera()
     cameras = tmp_path / "cameras.toml"
     # The stream's frames come as fast as they are read: at 25 a second
     # sampled down to 1, Miranda's close-up is reached within seconds.

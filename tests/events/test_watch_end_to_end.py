@@ -9,11 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import DATA_FACES, make_token
+from helpers import DATA_FACES, make_token, wait_for
 from test_webhooks import SECRET, Receiver, receiving
 
 from app import webhook_signature
@@ -21,16 +20,6 @@ from app.processes import free_port
 
 STUDIO = str(Path(sys.executable).parent / "studio")
 CLIP = DATA_FACES / "probes" / "short_hamilton_clip.mp4"
-
-
-def _wait(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("not within the time")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +50,7 @@ def test_a_camera_reaches_home_assistant_and_a_signed_webhook(
         text=True,
     )
     try:
-        _wait(lambda: conn.execute("SELECT count(*) FROM event_outputs").fetchone()[0] == 2)
+        wait_for(lambda: conn.execute("SELECT count(*) FROM event_outputs").fetchone()[0] == 2, 60)
         cameras = tmp_path / "cameras.toml"
         cameras.write_text(f'[[camera]]\nname = "stage"\nurl = "{CLIP}"\nfps = 2\n')
         token = make_token(conn, ["recognize", "sightings:write"])
@@ -112,7 +101,7 @@ def test_a_camera_reaches_home_assistant_and_a_signed_webhook(
 
         # The webhook: down at first, so the deliveries wait with a backoff;
         # then delivered, signed, once the receiver is up.
-        _wait(
+        wait_for(
             lambda: conn.execute(
                 """SELECT count(*) FROM deliveries
                    WHERE output = 'alerts' AND attempts >= 1 AND state = 'pending'"""
@@ -120,7 +109,7 @@ def test_a_camera_reaches_home_assistant_and_a_signed_webhook(
         )
         receiver = Receiver()
         with receiving(receiver, hook_port):
-            _wait(
+            wait_for(
                 lambda: conn.execute(
                     """SELECT bool_and(state = 'delivered') FROM deliveries
                        WHERE output = 'alerts'"""

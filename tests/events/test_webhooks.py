@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from sightings_support import people, record, sighting
 from test_mqtt import Running, _config
 from werkzeug.serving import make_server
@@ -68,16 +69,6 @@ def _hook(port: int, **extra) -> dict:
     }
 
 
-def _wait(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("not within the time")
-
-
 def _states(conn) -> list[tuple[str, int]]:
     return conn.execute("SELECT state::text, attempts FROM deliveries ORDER BY event_id").fetchall()
 
@@ -90,12 +81,12 @@ def test_signed_delivery_retried_after_the_receiver_was_down(db_url, conn):
         seen = sighting(ada)
         record(conn, seen)
         # Down: the attempt fails and is kept pending with a backoff, no address kept.
-        error = _wait(lambda: conn.execute("SELECT last_error FROM deliveries").fetchone()[0])
+        error = wait_for(lambda: conn.execute("SELECT last_error FROM deliveries").fetchone()[0])
         assert error == "connection failed"
         assert _states(conn)[0][0] == "pending"
         receiver = Receiver()
         with receiving(receiver, port):
-            _wait(lambda: _states(conn)[0][0] == "delivered")
+            wait_for(lambda: _states(conn)[0][0] == "delivered")
         headers, body = receiver.requests[0]
         event = json.loads(body)
         stored_id = conn.execute("SELECT event_id::text FROM events").fetchone()[0]
@@ -121,7 +112,7 @@ def test_dead_after_its_attempts_then_replayed(db_url, conn):
         running = Running(db_url, _hook(port, max_attempts=3))
         try:
             record(conn, sighting(None))
-            _wait(lambda: _states(conn) == [("dead", 3)])
+            wait_for(lambda: _states(conn) == [("dead", 3)])
             assert len(receiver.requests) == 3
             bodies = {body for _, body in receiver.requests}
             assert len(bodies) == 1, "every attempt sends the same event"
@@ -131,12 +122,12 @@ def test_dead_after_its_attempts_then_replayed(db_url, conn):
             assert (
                 "queued 1 deliveries again" in _studio(db_url, "events", "replay", "--dead").stdout
             )
-            _wait(lambda: _states(conn) == [("delivered", 1)])
+            wait_for(lambda: _states(conn) == [("delivered", 1)])
             assert len(receiver.requests) == 4
             assert receiver.requests[-1][1] in bodies  # the same event id again
             event_id = conn.execute("SELECT event_id::text FROM events").fetchone()[0]
             assert "queued 1" in _studio(db_url, "events", "replay", event_id).stdout
-            _wait(lambda: len(receiver.requests) == 5)
+            wait_for(lambda: len(receiver.requests) == 5)
         finally:
             running.close()
 
@@ -218,7 +209,7 @@ def test_no_photo_in_any_event_record_or_payload(db_url, conn, broker, listen):
             record(conn, sighting(ids["16"], camera="yard"))
             record(conn, sighting(None, camera="yard", decision="uncertain"))
             record(conn, sighting(None, camera="garage"))
-            _wait(lambda: len(receiver.requests) >= 3)
+            wait_for(lambda: len(receiver.requests) >= 3)
             conn.execute(
                 "SELECT sync_identities(%s::jsonb)",
                 (
@@ -230,8 +221,8 @@ def test_no_photo_in_any_event_record_or_payload(db_url, conn, broker, listen):
                     ),
                 ),
             )
-            _wait(lambda: everything.on("studio/identity_erased"))
-            _wait(
+            wait_for(lambda: everything.on("studio/identity_erased"))
+            wait_for(
                 lambda: conn.execute(
                     "SELECT bool_and(state = 'delivered') FROM deliveries"
                 ).fetchone()[0]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import cv2
 import pytest
-from helpers import DATA_FACES, auth, make_token
+from helpers import DATA_FACES, auth, make_token, wait_for
 
 from app.camera_matcher import DatabaseMatcher
 from app.db import Database
@@ -95,15 +94,6 @@ def _obama_probe(engine):
     return engine.embed([(image, engine.detect(image)[0])])
 
 
-def _wait_for(predicate, seconds=1.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_deleted_person_stops_being_recognised_within_a_second(engine, recognizer, conn):
     probe = _obama_probe(engine)
     assert recognizer.match(probe)[0].best.external_id == "obama"
@@ -111,7 +101,7 @@ def test_deleted_person_stops_being_recognised_within_a_second(engine, recognize
         """SELECT sync_identities('{"source_system": "alfred_catalog",
                                     "identities": [{"external_id": "obama", "action": "delete"}]}')"""
     )
-    assert _wait_for(lambda: recognizer.match(probe)[0].decision != "identified")
+    wait_for(timeout=1.0, check=lambda: recognizer.match(probe)[0].decision != "identified")
     assert all(c.external_id != "obama" for c in recognizer.match(probe)[0].candidates)
 
 
@@ -122,7 +112,7 @@ def test_renamed_person_is_recognised_under_the_new_name_within_a_second(engine,
         """SELECT sync_identities('{"source_system": "alfred_catalog",
                                     "identities": [{"external_id": "obama", "name": "Barack Obama"}]}')"""
     )
-    assert _wait_for(lambda: recognizer.match(probe)[0].best.name == "Barack Obama")
+    wait_for(timeout=1.0, check=lambda: recognizer.match(probe)[0].best.name == "Barack Obama")
 
 
 def test_exact_and_hnsw_search_agree_on_the_probes(engine, recognizer, conn):
