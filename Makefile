@@ -33,7 +33,10 @@ $(VENV)/.installed-serve: pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e '.[$(SERVE_EXTRAS)]'
 	touch $@
 
+# The many-hosts tests make network namespaces with `ip` (iproute2), which
+# minimal Debian images lack.
 $(VENV)/.installed-all: pyproject.toml constraints.txt
+	command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -e '.[$(ALL_EXTRAS)]'
