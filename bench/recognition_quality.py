@@ -293,7 +293,9 @@ def main() -> None:
             f"pasted {args.placements} times a set. Thresholds: identify "
             f"{thresholds.identify}, uncertain {thresholds.uncertain}, margin "
             f"{thresholds.margin}. Strangers accepted: the same probes with their own person "
-            "left out of the gallery. Frames/s: detection, quality, embedding and matching.",
+            "left out of the gallery. Frames/s: detection, quality, embedding and matching,",
+            "on a shared machine (other work ran beside it, more during the first sets than",
+            "the last): compare the ratios in the detector section for what each choice costs.",
             "",
             *rows,
         ],
