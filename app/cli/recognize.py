@@ -38,7 +38,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     recognize.add_argument(
         "--per-frame", action="store_true", help="in a video, also one line per face per frame"
     )
-    recognize.add_argument("--save-annotated", metavar="DIR", help="write annotated frames here")
+    recognize.add_argument(
+        "--save-annotated",
+        metavar="DIR",
+        help="write annotated frames here (images of faces: a local debugging aid)",
+    )
     recognize.add_argument(
         "--record-sightings",
         action="store_true",
@@ -98,6 +102,12 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     annotate = Path(args.save_annotated) if args.save_annotated else None
+    if annotate is not None:
+        print(
+            f"warning: --save-annotated writes frames, images of people's faces, to {annotate}/ "
+            "on this machine: a debugging aid; delete them when done",
+            file=sys.stderr,
+        )
     faces = 0
     try:
         for line in recognize_source(

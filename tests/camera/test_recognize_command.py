@@ -118,6 +118,24 @@ def test_references_of_another_model_only_are_named(live_server, conn, model_roo
     assert "set STUDIO_MODEL" in result.stderr
 
 
+def test_saving_annotated_frames_warns_that_it_writes_images(
+    live_server, conn, enrolled, model_root, tmp_path
+):
+    token = make_token(conn, ["recognize"])
+    out = tmp_path / "annotated"
+    result = recognize(
+        PROBES / "obama1.jpg",
+        "--save-annotated",
+        out,
+        env=camera_env(live_server, token, model_root, tmp_path),
+    )
+    assert result.returncode == 0
+    assert f"warning: --save-annotated writes frames, images of people's faces, to {out}/" in (
+        result.stderr
+    )
+    assert [p.suffix for p in out.iterdir()] == [".jpg"]
+
+
 def test_an_image_without_a_face_says_so(live_server, conn, enrolled, model_root, tmp_path):
     blank = tmp_path / "wall.png"
     cv2.imwrite(str(blank), np.full((480, 640, 3), 128, np.uint8))
