@@ -7,18 +7,22 @@ from __future__ import annotations
 import numpy as np
 
 from app import queries
+from app.db import Database
 from app.person_recognizer import PersonRecognizer, identified_ids, record_sightings
 
 
 class DatabaseMatcher:
-    def __init__(self, recognizer: PersonRecognizer):
+    def __init__(self, recognizer: PersonRecognizer, writer: Database | None = None):
+        """`writer` is where sightings are stamped: the primary, when the
+        recognizer reads a replica (default: the recognizer's database)."""
         self.recognizer = recognizer
+        self.writer = writer or recognizer.database
         self.model = recognizer.model
 
     def match(self, probes: np.ndarray, k: int, record_sighting: bool) -> list[dict]:
         matches = self.recognizer.match(probes, k=k)
         if record_sighting:
-            record_sightings(self.recognizer.database, identified_ids(matches))
+            record_sightings(self.writer, identified_ids(matches))
         return [m.to_json() for m in matches]
 
     def gallery(self) -> list[dict]:

@@ -29,6 +29,21 @@ class Settings:
     database_url: str | None = _setting(
         None, "STUDIO_DATABASE_URL", "libpq URL of PostgreSQL with pgvector (unset: embedded)"
     )
+    # Recognition may read from a hot standby (streaming replica) while every
+    # write goes to STUDIO_DATABASE_URL: reads scale with replicas, writes
+    # stay on one primary.
+    database_read_url: str | None = _setting(
+        None,
+        "STUDIO_DATABASE_READ_URL",
+        "libpq URL of a read replica (hot standby) that recognition reads: the gallery, "
+        "its change feed and match_faces() (unset: STUDIO_DATABASE_URL)",
+    )
+    gallery_poll_ms: int = _setting(
+        500,
+        "STUDIO_GALLERY_POLL_MS",
+        "milliseconds between reads of the gallery's change feed when no NOTIFY comes "
+        "(always on a read replica, which delivers none)",
+    )
     data_dir: Path = _setting(
         PROJECT_ROOT / ".data", "STUDIO_DATA_DIR", "where the embedded server keeps its files"
     )

@@ -80,8 +80,11 @@ class Session:
     def execute(self, query: str, *args: Any, **named: Any) -> None:
         self._conn.execute(query, _params(args, named))
 
-    def fetch_all(self, query: str, *args: Any, **named: Any) -> list[tuple]:
-        return self._conn.execute(query, _params(args, named)).fetchall()
+    def fetch_all(self, query: str, *args: Any, binary: bool = False, **named: Any) -> list[tuple]:
+        """Every row; `binary` has PostgreSQL send them in binary form, which
+        psycopg reads without parsing text (a vector in one copy, not 512
+        numbers parsed one by one)."""
+        return self._conn.execute(query, _params(args, named), binary=binary).fetchall()
 
     def fetch_one(self, query: str, *args: Any, **named: Any) -> tuple | None:
         return self._conn.execute(query, _params(args, named)).fetchone()
@@ -113,6 +116,22 @@ class Session:
         """Everything inside commits together, or rolls back on an exception."""
         with self._conn.transaction():
             yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read-only transaction whose statements all see the database as of
+        its first one (REPEATABLE READ): reads that must agree with each
+        other, on a primary or a hot standby."""
+        conn = self._conn
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        try:
+            with conn.transaction():
+                yield
+        finally:
+            # The connection goes back to its pool as it came.
+            conn.isolation_level = None
+            conn.read_only = None
 
 
 class Database:

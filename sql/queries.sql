@@ -110,11 +110,34 @@ SELECT 1
 
 -- gallery --
 -- The gallery of one model, grouped by identity: what the recognizer holds in
--- memory.
-SELECT identity_id::text, external_id, source_system, name, vector
+-- memory. Read in binary (the vectors), in a snapshot with gallery_position.
+SELECT identity_id::text, embedding_id::text, external_id, source_system, name, vector
 FROM gallery
 WHERE model = %s
 ORDER BY identity_id
+
+-- gallery_of_identities --
+-- The gallery rows of some identities of one model, as they are now: what a
+-- recognizer re-reads of the identities the change feed named (model,
+-- identity IDs). An identity without rows left the gallery.
+SELECT identity_id::text, embedding_id::text, external_id, source_system, name, vector
+FROM gallery
+WHERE model = %s AND identity_id = ANY(%s::uuid[])
+ORDER BY identity_id
+
+-- gallery_position --
+-- Where a reader of the change feed stands when it loads the whole gallery:
+-- the xmin of the snapshot the load reads in (gallery_changes_since()).
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text
+
+-- gallery_changes_since --
+-- The change feed's entries a recognizer has not applied yet, and its next
+-- position (position, model).
+SELECT gallery_changes_since(%s::xid8, %s)
+
+-- in_recovery --
+-- Is this a hot standby? It delivers no NOTIFY: a recognizer there polls.
+SELECT pg_is_in_recovery()
 
 -- gallery_size --
 -- How many references the gallery of one model has.

@@ -135,6 +135,8 @@ def app(db_url):
     for recognizer in application.extensions.get("studio_recognizers", {}).values():
         recognizer.close()
     application.extensions["studio_db"].close()
+    if "studio_read_db" in application.extensions:
+        application.extensions["studio_read_db"].close()
 
 
 @pytest.fixture

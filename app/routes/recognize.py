@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 from flask import Blueprint, current_app, g
 
 from app import queries
 from app.auth import require
+from app.db import Database
 from app.errors import ApiError, invalid_field
 from app.limits import DIMENSIONS, FLOAT32_MAX, MAX_K, MAX_PROBES, SEARCH_PATHS
 from app.metrics import DECISIONS
@@ -34,11 +36,36 @@ def known_models() -> list[str]:
     return sorted({default_model(), *THRESHOLDS, *calibrated})
 
 
+_making = threading.RLock()
+
+
+def read_database() -> Database:
+    """Where recognition reads: the read replica at STUDIO_DATABASE_READ_URL (a
+    pool of its own, made at first use), else the app's database."""
+    settings = current_app.extensions["studio_settings"]
+    if not settings.database_read_url:
+        return database()
+    with _making:
+        if "studio_read_db" not in current_app.extensions:
+            current_app.extensions["studio_read_db"] = Database(
+                settings.database_read_url,
+                pool_size=settings.pool_size,
+                application_name="studio-recognize",
+                statement_timeout=settings.statement_timeout,
+            )
+        return current_app.extensions["studio_read_db"]
+
+
 def recognizer_for(model: str) -> PersonRecognizer:
-    """One recognizer (gallery cache + NOTIFY listener) per model and process."""
+    """One recognizer (in-memory gallery + its follower thread) per model and process."""
     recognizers = current_app.extensions.setdefault("studio_recognizers", {})
     if model not in recognizers:
-        recognizers[model] = PersonRecognizer(database(), model)
+        settings = current_app.extensions["studio_settings"]
+        with _making:
+            if model not in recognizers:
+                recognizers[model] = PersonRecognizer(
+                    read_database(), model, poll_interval=settings.gallery_poll_ms / 1000
+                )
     return recognizers[model]
 
 
@@ -130,7 +157,8 @@ def recognize():
         DECISIONS.labels(match.decision).inc()
     recorded = 0
     if record_sighting:
-        recorded = record_sightings(recognizer.database, identified_ids(matches), sources)
+        # A write: to the primary, whichever database the recognizer reads.
+        recorded = record_sightings(database(), identified_ids(matches), sources)
     return {
         "success": True,
         "model": model,
