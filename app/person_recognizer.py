@@ -192,9 +192,16 @@ class Gallery:
         return [self.identities[i] for i in np.unique(self.owners[self.alive])]
 
 
+# Room to append before the next copy of the gallery's buffers: a quarter
+# more, at least this many rows. And the copy that drops the rows of
+# references that left comes once a quarter of the rows are such, and at
+# least this many.
+MIN_HEADROOM = 1024
+COMPACT_AT_DEAD = 1024
+
+
 def _headroom(rows: int) -> int:
-    # Room to append before the next copy: a quarter more, at least 1,024 rows.
-    return rows + max(1024, rows // 4)
+    return rows + max(MIN_HEADROOM, rows // 4, 1)
 
 
 def _units(rows: list[tuple], into: np.ndarray) -> np.ndarray:
@@ -296,7 +303,9 @@ class _GalleryBuilder:
                 pending.append((identity_id, embedding_id, unit))
             self._kill(held.values())
             self.held[identity_id] = (code, kept)
-        if self.dead > max(1024, self.rows // 4) or self.rows + len(pending) > len(self.vectors):
+        if self.dead > max(COMPACT_AT_DEAD, self.rows // 4) or self.rows + len(pending) > len(
+            self.vectors
+        ):
             self._compact(len(pending))
         start = self.rows
         for offset, (identity_id, embedding_id, unit) in enumerate(pending):
@@ -525,6 +534,11 @@ class PersonRecognizer:
                 self._catch_up()
         assert self._gallery is not None
         return self._gallery
+
+    @property
+    def position(self) -> int:
+        """The change feed's position the gallery is current to (0: none loaded)."""
+        return self._position
 
     def reference_count(self) -> int:
         """How many references the model has, without loading them."""
