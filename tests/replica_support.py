@@ -96,7 +96,18 @@ def primary_and_standby() -> Iterator[Pair]:
     try:
         # initdb's pg_hba.conf trusts local connections, replication included;
         # wal_level is replica by default.
-        _run("initdb", "-D", str(primary), "-U", "postgres", "--auth=trust", "-E", "utf8")
+        # --no-sync (here and for the backup): nothing of these must survive a crash.
+        _run(
+            "initdb",
+            "-D",
+            str(primary),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "utf8",
+            "--no-sync",
+        )
         with (primary / "postgresql.conf").open("a") as conf:
             # Throwaway data: no flush buys anything here.
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
@@ -115,6 +126,7 @@ def primary_and_standby() -> Iterator[Pair]:
             "stream",
             "-c",
             "fast",
+            "--no-sync",
         )
         _start(standby, sockets[1])
         yield Pair(primary_url, _url(sockets[1]))
