@@ -80,6 +80,7 @@ bench: install  ## Benchmarks against their physical limits; writes docs/benchma
 	$(BIN)/python bench/recognition_bench.py
 	$(BIN)/python bench/detector_bench.py
 	$(BIN)/python bench/recognition_quality.py
+	$(BIN)/python bench/gallery_feed_bench.py
 
 demo: install  ## Catalog -> sync -> job -> worker on CPU -> identities, from nothing
 	$(BIN)/python demo/run_demo.py
