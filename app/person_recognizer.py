@@ -463,32 +463,40 @@ class PersonRecognizer:
                 self._catch_up()
 
     def _catch_up(self) -> None:
-        """Apply the change feed's entries not applied yet (under _update)."""
-        feed = self.database.value(queries.GALLERY_CHANGES_SINCE, str(self._position), self.model)
-        if feed["behind"]:
-            log.info("gallery of %s: the change feed was pruned past it; loading all", self.model)
-            self._reload()
-            return
-        position = int(feed["position"])
-        changes = feed["changes"]
-        fresh = [c for c in changes if c[0] not in self._seen]
-        # Entries of transactions at or above the new position come back next
-        # time too (see gallery_changes_since()): skipped then by change_id.
-        seen = {change_id for change_id, xid, _ in changes if int(xid) >= position}
-        identities = {identity_id for _, _, identity_id in fresh}
-        if None in identities:
-            self._reload()
-            return
-        if identities:
-            with self.database.session() as session:
+        """Apply the change feed's entries not applied yet (under _update).
+
+        The feed and the rows it names are read in one snapshot, on one
+        connection: the gallery is then exactly the view as of the position
+        it keeps, even where connections of one URL could reach servers at
+        different points of replay."""
+        with self.database.session() as session, session.snapshot():
+            feed = session.value(queries.GALLERY_CHANGES_SINCE, str(self._position), self.model)
+            position = int(feed["position"])
+            changes = feed["changes"]
+            fresh = [c for c in changes if c[0] not in self._seen]
+            identities = {identity_id for _, _, identity_id in fresh}
+            rows = None
+            if identities and None not in identities and not feed["behind"]:
                 rows = session.fetch_all(
                     queries.GALLERY_OF_IDENTITIES, self.model, sorted(identities), binary=True
                 )
+        if feed["behind"] or None in identities:
+            log.info(
+                "gallery of %s: loading it whole (%s)",
+                self.model,
+                "behind the pruned feed" if feed["behind"] else "a reload entry",
+            )
+            self._reload()
+            return
+        if rows is not None:
             assert self._builder is not None
             self._builder.apply(identities, rows)
             self._gallery = self._builder.publish()
             self.changes_applied += len(fresh)
-        self._position, self._seen = position, seen
+        # Entries of transactions at or above the new position come back next
+        # time too (see gallery_changes_since()): skipped then by change_id.
+        self._seen = {change_id for change_id, xid, _ in changes if int(xid) >= position}
+        self._position = position
         self._synced_at = time.monotonic()
 
     def _reload(self) -> None:
