@@ -158,9 +158,17 @@ def _brute_force(view, probe: np.ndarray, k: int, sources) -> list[tuple[str, fl
     return sorted(best, key=lambda item: -item[1])[:k]
 
 
-def _check(recognizer: PersonRecognizer, conn, seed: int) -> None:
+def _check(recognizer: PersonRecognizer, conn, seed: int, baseline: int | None = None) -> None:
     gallery = recognizer.gallery()
     view = _view(conn)
+    if baseline is not None:
+        # Exactly once: every committed entry since the load applied, none twice.
+        entries = conn.execute(
+            "SELECT count(*) FROM gallery_changes WHERE change_id > %s "
+            "AND (model IS NULL OR model = %s)",
+            (baseline, MODEL),
+        ).fetchone()[0]
+        assert recognizer.changes_applied == entries
     assert _same(_held(gallery), view)
     assert gallery.size == sum(len(vectors) for _, vectors in view.values())
     probe = _vector(seed)
@@ -204,7 +212,10 @@ def test_the_gallery_follows_any_history_of_concurrent_writes_without_a_reload(
         # No follower: the test says when the recognizer looks (each gallery()
         # call applies the feed, the TTL being 0).
         recognizer = PersonRecognizer(database, MODEL, listen=False, ttl_seconds=0)
-        _check(recognizer, conn, 1)
+        # Nothing is open now: every entry so far is in the first load.
+        baseline = conn.execute("SELECT coalesce(max(change_id), 0) FROM gallery_changes")
+        baseline = baseline.fetchone()[0]
+        _check(recognizer, conn, 1, baseline)
         # A person is held by the transaction that wrote it until that one
         # ends (a second writer would wait on its row locks); a person deleted
         # by a transaction takes no more writes from it.
@@ -228,11 +239,11 @@ def test_the_gallery_follows_any_history_of_concurrent_writes_without_a_reload(
                 deleting[c] = set()
                 holder = {p: h for p, h in holder.items() if h != c}
             else:
-                _check(recognizer, conn, number)
+                _check(recognizer, conn, number, baseline)
         for c, writer in enumerate(writers):
             writer.commit()
             deleted |= deleting[c]
-        _check(recognizer, conn, len(history) + 1)
+        _check(recognizer, conn, len(history) + 1, baseline)
         assert recognizer.reloads == 1  # the first load, and only changes since
         recognizer.close()
 
