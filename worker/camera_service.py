@@ -128,7 +128,8 @@ class CameraStatus:
         return (
             f"camera {self.name}: {self.state}, {self.frames_per_second:.1f} frames/s, "
             f"{self.frames} frames, {self.faces} faces, {self.tracks} tracks, "
-            f"{self.sightings_sent} sightings sent ({self.sightings_waiting} waiting), "
+            f"{self.sightings_sent} sightings sent ({self.sightings_waiting} waiting, "
+            f"{self.sightings_refused} refused), "
             f"last error: {self.last_error or '-'}"
         )
 
@@ -261,12 +262,42 @@ class CameraService:
                     break
                 # Refused for good (a person deleted meanwhile, a bad field):
                 # resending cannot help.
-                log.warning("camera %s: sighting refused: %s", camera.name, exc)
+                log.warning("camera %s: sighting refused: %s", camera.name, _refusal(exc))
                 status.sightings_refused += 1
+                status.last_error = f"sighting refused: {_refusal(exc)}"[:300]
             else:
                 status.sightings_sent += 1
             unsent.popleft()
         status.sightings_waiting = len(unsent)
+
+
+def check_with_studio(client: StudioClient, cameras: list[Camera]) -> None:
+    """Before any model loads, what Studio would refuse of every sighting: a
+    token that may not record them, a camera name it does not take. An empty
+    sighting of each camera asks it: 403 says the scope is missing, and a 400
+    names the camera field when the name is refused. Nothing is stored either
+    way. Raises CameraConfigError."""
+    for camera in cameras:
+        try:
+            client.record_sighting({"camera": camera.name})
+        except StudioError as exc:
+            if exc.status in (401, 403):
+                raise CameraConfigError(f"Studio refuses this token's sightings: {exc}") from exc
+            if exc.status == 0 or exc.status >= 500:
+                return  # Studio is away: the cameras start, and their sightings wait
+            if exc.status != 400:
+                raise
+            for error in exc.errors:
+                if error.get("field") == "camera":
+                    raise CameraConfigError(
+                        f"camera {camera.name!r}: Studio refuses the name: {error.get('message')}"
+                    ) from exc
+
+
+def _refusal(exc: StudioError) -> str:
+    """A refusal with the fields and codes it names."""
+    details = "; ".join(f"{e.get('field')}: {e.get('code')}" for e in exc.errors if e.get("field"))
+    return f"{exc} ({details})" if details else str(exc)
 
 
 def _is_stream(url: str) -> bool:

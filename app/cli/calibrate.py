@@ -79,6 +79,8 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.uncertain_far is not None and args.uncertain_far < args.target_far:
         raise CommandError("--uncertain-far must not be below --target-far", 2)
+    if args.histogram and not args.histogram.lower().endswith(".png"):
+        raise CommandError(f"--histogram {args.histogram}: the file must end in .png", 2)
     if args.histogram:
         try:
             import cv2  # noqa: F401  (checked before any work: the setup, not the data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from app.cli.backend import open_database
 from app.cli.output import CommandError
 from app.cli.parsing import CLIENT, environment
 from app.config import Settings
+from app.limits import MAX_K
 from app.person_recognizer import PersonRecognizer
 
 
@@ -85,8 +87,12 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from worker.face_engine import ModelNotFound, load_engine
     from worker.studio_client import StudioClient
 
-    if args.fps <= 0:
-        raise CommandError("--fps must be above 0", status=2)
+    if not math.isfinite(args.fps) or args.fps <= 0:
+        raise CommandError("--fps must be a number above 0", status=2)
+    if not 1 <= args.k <= MAX_K:
+        raise CommandError(f"--k must be from 1 to {MAX_K}", status=2)
+    if args.max_retries is not None and args.max_retries < 0:
+        raise CommandError("--max-retries must be 0 or more", status=2)
     try:
         check_source(args.source)  # before minutes of model loading, not after
         engine = load_engine(settings.model, settings.model_root)
@@ -138,6 +144,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from worker.camera_service import (
         CameraConfigError,
         CameraService,
+        check_with_studio,
         read_cameras,
         serve_health,
     )
@@ -146,12 +153,17 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.studio_url:
         raise CommandError("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API", status=2)
+    if args.health_port is not None and not 1 <= args.health_port <= 65535:
+        raise CommandError("--health-port must be from 1 to 65535", status=2)
+    if not math.isfinite(args.status_seconds) or args.status_seconds <= 0:
+        raise CommandError("--status-seconds must be a number above 0", status=2)
+    client = StudioClient(settings.studio_url, settings.studio_token)
     try:
         cameras = read_cameras(Path(args.config))
+        check_with_studio(client, cameras)  # before minutes of model loading
         engine = load_engine(settings.model, settings.model_root)
     except (CameraConfigError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc
-    client = StudioClient(settings.studio_url, settings.studio_token)
     service = CameraService(cameras, engine, client, status_seconds=args.status_seconds)
     warning = gallery_warning(service.matcher)
     if warning:

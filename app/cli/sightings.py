@@ -64,8 +64,11 @@ def moment(text: str | None, now: datetime | None = None) -> str | None:
     match = _AGO.fullmatch(text.strip())
     if not match:
         return text.strip()
-    ago = timedelta(**{_UNITS[match[2]]: int(match[1])})
-    return ((now or datetime.now(UTC)) - ago).isoformat()
+    try:
+        ago = timedelta(**{_UNITS[match[2]]: int(match[1])})
+        return ((now or datetime.now(UTC)) - ago).isoformat()
+    except OverflowError:  # an age before year 1
+        raise CommandError(f"{text!r}: an age that reaches before the year 1", 2) from None
 
 
 def cmd_sightings(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,6 +120,14 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     days = settings.sighting_retention_days if args.days is None else args.days
     if days < 1:
         raise CommandError("--days must be at least 1", 2)
+    if settings.studio_url and not settings.database_url:
+        # A purge is the database's work, not the API's: run on the Studio host
+        # it would otherwise start (and purge) an empty embedded database.
+        raise CommandError(
+            "studio sightings purge runs against the database, not the API: set "
+            "STUDIO_DATABASE_URL (or run it on the Studio host without STUDIO_URL)",
+            2,
+        )
     with open_database(settings) as database:
         try:
             purged = database.value(queries.PURGE_SIGHTINGS, days)

@@ -175,3 +175,19 @@ def test_a_missing_or_broken_model_pack_is_one_line(tmp_path, model_root, pack):
     message = result.stderr.strip()
     assert message.startswith("error: ") and "\n" not in message and "Traceback" not in message
     assert "buffalo_l" in message
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--fps", "nan"), "--fps must be a number above 0"),
+        (("--fps", "0"), "--fps must be a number above 0"),
+        (("--k", "0"), "--k must be from 1 to 100"),
+        (("--max-retries", "-1"), "--max-retries must be 0 or more"),
+    ],
+)
+def test_a_wrong_option_is_one_line_before_any_model_loads(tmp_path, option, message):
+    env = {"STUDIO_MODEL_ROOT": str(tmp_path / "none"), "STUDIO_URL": "http://127.0.0.1:9"}
+    result = recognize(PROBES / "short_hamilton_clip.mp4", *option, env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {message}"

@@ -123,3 +123,28 @@ def test_sigterm_finishes_the_open_tracks_and_exits_cleanly(
     # The tracks open at the signal were finished and recorded.
     rows = sightings(conn)
     assert rows and all(r[0] == "stage" for r in rows)
+
+
+def test_a_token_or_camera_studio_would_refuse_stops_the_service_before_it_starts(
+    live_server, conn, tmp_path
+):
+    """Every sighting would be refused: said at once, exit 2, no model loaded
+    (STUDIO_MODEL_ROOT points nowhere)."""
+    cameras = tmp_path / "cameras.toml"
+    cameras.write_text(f'[[camera]]\nname = "stage"\nurl = "{CLIP}"\n')
+    env = watch_env(live_server, make_token(conn, ["recognize"]), tmp_path / "none", tmp_path)
+    result = subprocess.run(
+        [STUDIO, "watch", str(cameras)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "Studio refuses this token's sightings" in result.stderr
+    assert "sightings:write" in result.stderr
+    cameras.write_text(f'[[camera]]\nname = "/home/me/cam.jpg"\nurl = "{CLIP}"\n')
+    token = make_token(conn, ["recognize", "sightings:write"])
+    env = watch_env(live_server, token, tmp_path / "none", tmp_path)
+    result = subprocess.run(
+        [STUDIO, "watch", str(cameras)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "camera '/home/me/cam.jpg': Studio refuses the name" in result.stderr
+    assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 0
