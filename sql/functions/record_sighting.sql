@@ -94,6 +94,12 @@ BEGIN
                    'check the camera''s clock', p_now))
         WHERE v_ended > p_now + interval '15 minutes'
         UNION ALL
+        -- A track is seconds to minutes of one face; a day or more is a camera
+        -- clock gone wrong, which would rewrite the person's first_seen for good.
+        SELECT studio_error(NULL, NULL, 'started_at', 'track_too_long',
+                            'started_at is more than a day before ended_at: check the camera''s clock')
+        WHERE v_ended - v_started > interval '1 day'
+        UNION ALL
         SELECT CASE WHEN coalesce(jsonb_typeof(p_payload -> 'frames'), 'null') = 'null'
                     THEN studio_error(NULL, NULL, 'frames', 'required', 'frames is required')
                     ELSE studio_error(NULL, NULL, 'frames', 'out_of_range',

@@ -50,6 +50,7 @@ INEXPRESSIBLE = {
     "mass_delete": "a full sync's guard depends on how many identities are stored",
     "before_start": "a sighting's end before its start: JSON Schema compares no two fields",
     "in_the_future": "a sighting ending ahead of the server's clock depends on when it arrives",
+    "track_too_long": "a sighting lasting over a day: JSON Schema compares no two fields",
 }
 INEXPRESSIBLE_FIELDS = {
     ("cursor", "invalid_value"): "a cursor is valid only when this server handed it out",

@@ -145,6 +145,7 @@ REFUSED = [
     ({"ended_at": None}, "ended_at", "required"),
     ({"ended_at": "2000-01-01T00:00:00Z"}, "ended_at", "before_start"),
     ({"ended_at": FUTURE}, "ended_at", "in_the_future"),
+    ({"started_at": "1970-01-01T00:00:00Z"}, "started_at", "track_too_long"),
     ({"frames": 0}, "frames", "out_of_range"),
     ({"frames": 1.5}, "frames", "out_of_range"),
     ({"frames": "14"}, "frames", "out_of_range"),
