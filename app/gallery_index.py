@@ -17,10 +17,19 @@ migration creates it. The policy:
 Parameters: m = 16, ef_construction = 64 (pgvector's defaults, which reach
 recall@1 of 0.99 at ef_search 100 on face-like galleries); queries choose
 ef_search per call (match_faces()).
+
+With the index, a model gets its search function (create_gallery_search()
+in SQL): match_faces() runs its statement there, planned once per session
+instead of on every call.
+
+A build gets maintenance_work_mem sized to hold the whole graph
+(graph_bytes()): once the graph outgrows it, pgvector goes on inserting into
+the index on disk, "significantly" slower in its own words.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from app import queries
@@ -29,11 +38,42 @@ from app.db import Database
 BUILD_AT = 50_000
 BACKFILL_SHARE = 0.10
 M, EF_CONSTRUCTION = 16, 64
+MIN_BUILD_MEMORY_MB = 1024
+# Bytes pgvector 0.8 holds per element besides its vector while it builds:
+# the element and its neighbour lists (2m entries of 16 bytes on level 0).
+# Measured: with m = 16 the graph of 512-d vectors outgrew 32 MB after
+# 12,136 vectors (2,765 bytes each: 2,056 of vector) and of halfvecs after
+# 19,280 (1,740 bytes: 1,032 of halfvec), with or without parallel workers.
+ELEMENT_BYTES_BASE, ELEMENT_BYTES_PER_M = 200, 32
+
+
+def graph_bytes(
+    references: int, *, dimensions: int = 512, bytes_per_dimension: int = 4, m: int = M
+) -> int:
+    """The memory pgvector needs to build the graph of `references` vectors in RAM
+    (4 bytes a dimension for vector, 2 for halfvec)."""
+    element = 8 + dimensions * bytes_per_dimension + ELEMENT_BYTES_BASE + ELEMENT_BYTES_PER_M * m
+    return references * element
+
+
+def build_memory_mb(
+    references: int, *, dimensions: int = 512, bytes_per_dimension: int = 4, m: int = M
+) -> int:
+    """maintenance_work_mem for a build: the graph and a tenth more, at least 1 GB."""
+    needed = graph_bytes(
+        references, dimensions=dimensions, bytes_per_dimension=bytes_per_dimension, m=m
+    )
+    return max(MIN_BUILD_MEMORY_MB, math.ceil(needed * 1.1 / 2**20))
 
 
 def index_name(database: Database, model: str) -> str:
     """The model's index name, as the database makes it (gallery_index_name())."""
     return database.value(queries.GALLERY_INDEX_NAME, model)
+
+
+def search_name(database: Database, model: str) -> str:
+    """The name of the model's search function (gallery_search_name())."""
+    return database.value(queries.GALLERY_SEARCH_NAME, model)
 
 
 @dataclass(frozen=True)
@@ -43,6 +83,7 @@ class IndexStatus:
     index: str | None
     valid: bool
     size_bytes: int | None
+    search_function: bool = False
 
     @property
     def advice(self) -> str:
@@ -55,6 +96,8 @@ class IndexStatus:
                 f"invalid (a build was interrupted): studio index drop --model {self.model}, "
                 "then build"
             )
+        if not self.search_function:
+            return "in use, but planned on every search: studio index ensure"
         return (
             f"in use; before a backfill of more than {BACKFILL_SHARE:.0%} of the gallery, "
             "drop it and build it after"
@@ -64,18 +107,30 @@ class IndexStatus:
 def status(database: Database) -> list[IndexStatus]:
     """Every model with references, with its index (if any) and advice."""
     return [
-        IndexStatus(model, refs, name, bool(valid), size)
-        for model, refs, name, valid, size in database.fetch_all(queries.GALLERY_INDEX_STATUS)
+        IndexStatus(model, refs, name, bool(valid), size, bool(search))
+        for model, refs, name, valid, size, search in database.fetch_all(
+            queries.GALLERY_INDEX_STATUS
+        )
     ]
 
 
 def build(
-    database: Database, model: str, *, m: int = M, ef_construction: int = EF_CONSTRUCTION
+    database: Database,
+    model: str,
+    *,
+    m: int = M,
+    ef_construction: int = EF_CONSTRUCTION,
+    memory_mb: int | None = None,
 ) -> str:
-    """CREATE INDEX CONCURRENTLY the model's partial HNSW index; return its name."""
+    """CREATE INDEX CONCURRENTLY the model's partial HNSW index; return its name.
+    `memory_mb` (maintenance_work_mem) defaults to what the graph of the
+    model's references needs (build_memory_mb())."""
     name = index_name(database, model)
+    if memory_mb is None:
+        references = database.value(queries.MODEL_REFERENCES, model)
+        memory_mb = build_memory_mb(references, m=m)
     with database.session() as session:
-        session.execute(queries.INDEX_BUILD_MEMORY)
+        session.execute(queries.INDEX_BUILD_MEMORY, f"{memory_mb}MB")
         try:
             session.execute_composed(
                 queries.CREATE_GALLERY_INDEX,
@@ -84,17 +139,26 @@ def build(
             )
         finally:
             session.execute(queries.INDEX_BUILD_MEMORY_RESET)
+    database.value(queries.CREATE_GALLERY_SEARCH, model)
     return name
 
 
 def drop(database: Database, model: str) -> str:
+    """Drop the model's index and its search function; return the index's name."""
     name = index_name(database, model)
     with database.session() as session:
         session.execute_composed(queries.DROP_GALLERY_INDEX, names={"index": name})
+    database.value(queries.DROP_GALLERY_SEARCH, model)
     return name
 
 
 def ensure(database: Database) -> list[str]:
-    """Build the indexes the policy calls for; return their names."""
-    wanted = [s.model for s in status(database) if s.index is None and s.references >= BUILD_AT]
+    """Build the indexes the policy calls for; return their names. A valid
+    index without its current search function (after an upgrade changed
+    match_faces()'s statement) gets the function."""
+    states = status(database)
+    for s in states:
+        if s.index is not None and s.valid and not s.search_function:
+            database.value(queries.CREATE_GALLERY_SEARCH, s.model)
+    wanted = [s.model for s in states if s.index is None and s.references >= BUILD_AT]
     return [build(database, model) for model in wanted]

@@ -315,19 +315,31 @@ ORDER BY model, external_id, created_at, embedding_id
 -- The name of one model's HNSW index (sql/functions/gallery_index_name.sql).
 SELECT gallery_index_name(%s)
 
+-- gallery_search_name --
+-- The name of one model's search function (sql/functions/gallery_search_name.sql).
+SELECT gallery_search_name(%s)
+
 -- gallery_index_status --
 -- Every model with reference faces, with its HNSW index if it has one:
--- name, whether it is valid (a build interrupted leaves it invalid), size.
-SELECT m.model, m.references, c.relname, i.indisvalid, pg_relation_size(c.oid)
+-- name, whether it is valid (a build interrupted leaves it invalid), size,
+-- and whether match_faces() finds the model's search function (its plan kept
+-- per session: create_gallery_search()).
+SELECT m.model, m.references, c.relname, i.indisvalid, pg_relation_size(c.oid),
+       to_regprocedure(format('%%I(vector, integer, integer, text[])',
+                              gallery_search_name(m.model))) IS NOT NULL
 FROM (SELECT model, count(*) AS references FROM reference_faces GROUP BY model) AS m
 LEFT JOIN pg_class AS c ON c.relname = gallery_index_name(m.model)
 LEFT JOIN pg_index AS i ON i.indexrelid = c.oid
 ORDER BY m.model
 
+-- model_references --
+-- How many reference faces one model has (the size of its HNSW graph).
+SELECT count(*) FROM reference_faces WHERE model = %s
+
 -- index_build_memory --
--- Memory for building an HNSW index in this session: a graph that fits builds
--- several times faster.
-SET maintenance_work_mem = '1GB'
+-- Memory for building an HNSW index in this session (e.g. '2900MB'): a graph
+-- that fits builds several times faster.
+SELECT set_config('maintenance_work_mem', %s, false)
 
 -- index_build_memory_reset --
 -- Back to the server's setting once the build is over.
@@ -342,6 +354,15 @@ RESET maintenance_work_mem
 CREATE INDEX CONCURRENTLY IF NOT EXISTS {index} ON embeddings
 USING hnsw (vector vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})
 WHERE is_reference AND embedding_type = 'face' AND model = {model}
+
+-- create_gallery_search --
+-- The model's search function, whose plan each session keeps
+-- (sql/functions/create_gallery_search.sql); its name.
+SELECT create_gallery_search(%s)
+
+-- drop_gallery_search --
+-- Every version of the model's search function; how many went.
+SELECT drop_gallery_search(%s)
 
 -- drop_gallery_index --
 -- Composed: {index}. Drop one model's HNSW index without blocking writes.

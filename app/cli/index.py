@@ -31,6 +31,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     index_build.add_argument(
         "--ef-construction", type=int, default=64, help="HNSW candidate list while building"
     )
+    index_build.add_argument(
+        "--memory-mb",
+        type=int,
+        default=None,
+        help="maintenance_work_mem for the build (default: what the model's graph needs, "
+        "at least 1024; a graph that does not fit builds several times slower)",
+    )
     index_build.set_defaults(func=cmd_index)
     index_drop = index_sub.add_parser(
         "drop", help="drop a model's index (before a big backfill)", epilog=where
@@ -49,7 +56,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     with open_database(settings, limited=False) as database:
         if args.index == "build":
             name = gallery_index.build(
-                database, args.model, m=args.m, ef_construction=args.ef_construction
+                database,
+                args.model,
+                m=args.m,
+                ef_construction=args.ef_construction,
+                memory_mb=args.memory_mb,
             )
             print(f"built {name}")
         elif args.index == "drop":

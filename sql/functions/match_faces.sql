@@ -13,6 +13,10 @@
 -- build) the scan is approximate: ef_search sets its breadth (recall against
 -- speed), and iterative scans keep going when the filters (name, source) thin
 -- out the candidates. Without the index it is an exact scan.
+-- The statement is gallery_search_query(model). Where the model's search
+-- function exists (create_gallery_search(), made with the index) it runs
+-- there, planned once per session; otherwise it is planned on every call.
+-- Both give the same answers.
 -- Raises 22023 for k outside 1..100 or ef_search outside 1..1000. Read-only.
 
 -- The signature gained allowed_sources; the old one must not linger as an
@@ -28,35 +32,31 @@ CREATE OR REPLACE FUNCTION match_faces(
 ) RETURNS TABLE (identity_id uuid, external_id text, source_system text, name text,
                  similarity real)
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_search text;
 BEGIN
-    PERFORM studio_raise_invalid(coalesce((SELECT jsonb_agg(err) FROM (
-        SELECT studio_error(NULL, NULL, 'k', 'out_of_range', 'k must be from 1 to 100') AS err
-        WHERE p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
-        UNION ALL
-        SELECT studio_error(NULL, NULL, 'ef_search', 'out_of_range', 'ef_search must be from 1 to 1000')
-        WHERE p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000
-    ) AS errors), '[]'));
+    IF p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
+       OR p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000 THEN
+        PERFORM studio_raise_invalid(coalesce((SELECT jsonb_agg(err) FROM (
+            SELECT studio_error(NULL, NULL, 'k', 'out_of_range', 'k must be from 1 to 100') AS err
+            WHERE p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
+            UNION ALL
+            SELECT studio_error(NULL, NULL, 'ef_search', 'out_of_range',
+                                'ef_search must be from 1 to 1000')
+            WHERE p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000
+        ) AS errors), '[]'));
+    END IF;
     PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
-    -- The model goes in as a literal so the planner can match the partial
-    -- HNSW index of that model through the gallery view; a parameter would
-    -- hide it. The source filter sits inside the nearest-neighbour scan, not
-    -- after its LIMIT: filtered after, a source's people could be crowded out
-    -- of the k x 10 nearest references by other sources' people.
-    RETURN QUERY EXECUTE format($query$
-        SELECT nearest.identity_id, nearest.external_id::text,
-               nearest.source_system::text, nearest.name,
-               max(1 - nearest.distance)::real AS similarity
-        FROM (SELECT g.identity_id, g.external_id, g.source_system, g.name,
-                     g.vector <=> $1 AS distance
-              FROM gallery AS g
-              WHERE g.model = %L
-                AND ($4::text[] IS NULL OR g.source_system = ANY ($4::text[]))
-              ORDER BY g.vector <=> $1
-              LIMIT $2) AS nearest
-        GROUP BY nearest.identity_id, nearest.external_id, nearest.source_system, nearest.name
-        ORDER BY similarity DESC
-        LIMIT $3
-    $query$, p_model) USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
+    v_search := gallery_search_name(p_model);
+    IF to_regprocedure(format('%I(vector, integer, integer, text[])', v_search)) IS NOT NULL THEN
+        -- Planning this call is a function call's; the search inside runs
+        -- the plan its session keeps.
+        RETURN QUERY EXECUTE format('SELECT * FROM %I($1, $2, $3, $4)', v_search)
+            USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
+    ELSE
+        RETURN QUERY EXECUTE gallery_search_query(p_model)
+            USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
+    END IF;
 END
 $$;
