@@ -187,10 +187,6 @@ class Gallery:
             hidden = self._hidden[key] = np.flatnonzero(~shown)
         return hidden
 
-    def current_identities(self) -> list[Candidate]:
-        """The identities with at least one reference in the gallery."""
-        return [self.identities[i] for i in np.unique(self.owners[self.alive])]
-
 
 # Room to append before the next copy of the gallery's buffers: a quarter
 # more, at least this many rows. And the copy that drops the rows of
@@ -240,7 +236,7 @@ class _GalleryBuilder:
 
     @classmethod
     def load(cls, rows: list[tuple]) -> _GalleryBuilder:
-        """A gallery of `rows` (gallery_rows' columns, vectors in binary)."""
+        """A gallery of `rows` (the gallery query's columns, grouped by identity)."""
         builder = cls(_headroom(len(rows)))
         count = len(rows)
         _units(rows, builder.vectors[:count])
@@ -269,8 +265,8 @@ class _GalleryBuilder:
         )
 
     def apply(self, identity_ids: set[str], rows: list[tuple]) -> None:
-        """The gallery rows of `identity_ids` are now `rows` (gallery_rows'
-        columns); an identity without rows has left the gallery."""
+        """The gallery rows of `identity_ids` are now `rows` (the gallery
+        query's columns); an identity without rows has left the gallery."""
         units = _units(rows, np.empty((len(rows), DIMENSIONS), dtype=np.float32))
         fresh: dict[str, list[tuple]] = {}
         for row, unit in zip(rows, units, strict=True):
