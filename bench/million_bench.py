@@ -79,7 +79,7 @@ NEAREST = {
 HALFVEC_INDEX = "embeddings_halfvec_hnsw_faces"
 CREATE_HALFVEC = f"""
 CREATE INDEX CONCURRENTLY {HALFVEC_INDEX} ON embeddings
-USING hnsw ((vector::halfvec(512)) halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)
+USING hnsw ((vector::halfvec(512)) halfvec_cosine_ops) WITH (m = %s, ef_construction = %s)
 WHERE is_reference AND embedding_type = 'face' AND model = 'faces'
 """
 
@@ -91,12 +91,18 @@ def log(message: str) -> None:
 class Run:
     """The results of one size, saved after every step."""
 
-    def __init__(self, references: int, fresh: bool):
-        self.path = CACHE / f"million-{references}.json"
+    def __init__(self, references: int, m: int, ef_construction: int, fresh: bool):
+        self.key = f"{references}" + (
+            f"-m{m}-efc{ef_construction}"
+            if (m, ef_construction) != (gallery_index.M, gallery_index.EF_CONSTRUCTION)
+            else ""
+        )
+        self.path = CACHE / f"million-{self.key}.json"
         self.data: dict = (
             {} if fresh or not self.path.exists() else json.loads(self.path.read_text())
         )
         self.data.setdefault("references", references)
+        self.data.update(m=m, ef_construction=ef_construction)
 
     def __getitem__(self, key: str):
         return self.data[key]
@@ -129,9 +135,9 @@ def server(shared_buffers_mb: int) -> str:
     return embedded_db.start(data_dir, keep_running=True)
 
 
-def database(server_url: str, references: int, fresh: bool) -> str:
-    """The URL of this size's database (made anew unless reused), migrated."""
-    name = f"studio_scale_{references}"
+def database(server_url: str, key: str, fresh: bool) -> str:
+    """The URL of this run's database (made anew unless reused), migrated."""
+    name = "studio_scale_" + key.replace("-", "_")
     with psycopg.connect(server_url, autocommit=True) as conn:
         if fresh:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -283,7 +289,8 @@ def exact_sql(url: str, run: Run, probes: np.ndarray, exact: np.ndarray, count: 
 def build_vector(url: str, run: Run) -> None:
     db = Database(url)
     references = run["references"]
-    memory_mb = gallery_index.build_memory_mb(references)
+    m, ef_construction = run["m"], run["ef_construction"]
+    memory_mb = gallery_index.build_memory_mb(references, m=m)
     with db.session() as session:
         # pgvector says when the graph outgrows maintenance_work_mem (the
         # build goes on, much slower): listen on the connection the build uses.
@@ -291,7 +298,7 @@ def build_vector(url: str, run: Run) -> None:
         session._conn.add_notice_handler(lambda n: notices.append(n.message_primary or ""))
         workers = session.value("SHOW max_parallel_maintenance_workers")
     started = time.perf_counter()
-    gallery_index.build(db, MODEL)
+    gallery_index.build(db, MODEL, m=m, ef_construction=ef_construction)
     seconds = time.perf_counter() - started
     size = db.value("SELECT pg_relation_size(gallery_index_name(%s))", MODEL)
     db.close()
@@ -300,19 +307,20 @@ def build_vector(url: str, run: Run) -> None:
         vector_index_bytes=size,
         vector_memory_mb=memory_mb,
         vector_fitted=not any("no longer fits" in n for n in notices),
+        vector_load=os.getloadavg()[1],
         parallel_workers=int(workers),
     )
 
 
 def build_halfvec(url: str, run: Run) -> None:
-    memory_mb = gallery_index.build_memory_mb(run["references"], bytes_per_dimension=2)
+    memory_mb = gallery_index.build_memory_mb(run["references"], bytes_per_dimension=2, m=run["m"])
     notices: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.add_notice_handler(lambda n: notices.append(n.message_primary or ""))
         conn.execute(f"DROP INDEX IF EXISTS {HALFVEC_INDEX}")
         conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (f"{memory_mb}MB",))
         started = time.perf_counter()
-        conn.execute(CREATE_HALFVEC)
+        conn.execute(CREATE_HALFVEC % (run["m"], run["ef_construction"]))
         seconds = time.perf_counter() - started
         size = conn.execute(f"SELECT pg_relation_size('{HALFVEC_INDEX}')").fetchone()[0]
     run.save(
@@ -320,6 +328,7 @@ def build_halfvec(url: str, run: Run) -> None:
         halfvec_index_bytes=size,
         halfvec_memory_mb=memory_mb,
         halfvec_fitted=not any("no longer fits" in n for n in notices),
+        halfvec_load=os.getloadavg()[1],
     )
 
 
@@ -336,13 +345,15 @@ def search(url: str, run: Run, probes: np.ndarray, exact: np.ndarray) -> None:
         conn.execute("SELECT pg_prewarm(gallery_index_name(%s))", (MODEL,))
         conn.execute("SELECT pg_prewarm(%s)", (HALFVEC_INDEX,))
         conn.execute("SET hnsw.iterative_scan = relaxed_order")
-        sweep = []
-        for _ in range(2):
-            sweep = [sweep_one(conn, ef, probes, truth, top10) for ef in EF_SWEEP]
+        # A first pass over some probes warms what pg_prewarm does not (the
+        # heap rows, the identities); the sweep after it is the measurement.
+        for ef in EF_SWEEP:
+            sweep_one(conn, ef, probes[:20], truth[:20], top10[:20], quiet=True)
+        sweep = [sweep_one(conn, ef, probes, truth, top10) for ef in EF_SWEEP]
     run.save(sweep=sweep, searched_at=f"{datetime.now(UTC):%Y-%m-%d}")
 
 
-def sweep_one(conn, ef: int, probes, truth, top10) -> dict:
+def sweep_one(conn, ef: int, probes, truth, top10, quiet: bool = False) -> dict:
     """One ef_search: each probe through match_faces() and its limit in turn
     (load on a shared machine then weighs on both alike), then through the
     bare nearest-10 scan of each index."""
@@ -384,7 +395,8 @@ def sweep_one(conn, ef: int, probes, truth, top10) -> dict:
         row[f"{kind}_recall10"] = float(
             np.mean([len(set(r) & t) / 10 for r, t in zip(rows, top10, strict=True)])
         )
-    log(json.dumps(row))
+    if not quiet:
+        log(json.dumps(row))
     return row
 
 
@@ -408,7 +420,15 @@ def report(run: Run) -> list[str]:
         "real people, moved to new identities by orthogonal maps), "
         f"{PROBES} probes (a held-out view of a known person), k = {K}; "
         f"shared_buffers {run['shared_buffers']} (both indexes held), "
-        f"max_parallel_maintenance_workers {run['parallel_workers']}. "
+        f"m {run['m']}, ef_construction {run['ef_construction']}, "
+        f"max_parallel_maintenance_workers {run['parallel_workers']}"
+        + (
+            f" (load average as each build ended: {run['vector_load']:.1f}, "
+            f"{run['halfvec_load']:.1f}, on {os.cpu_count()} cores shared with other work)"
+            if "vector_load" in run
+            else ""
+        )
+        + ". "
         "Latencies are the median per probe, one probe a query.",
         "",
         "| | vector(512) | halfvec(512) expression index |",
@@ -461,6 +481,13 @@ def report(run: Run) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--references", type=int, default=100_000)
+    parser.add_argument("--m", type=int, default=gallery_index.M, help="HNSW links a node")
+    parser.add_argument(
+        "--ef-construction",
+        type=int,
+        default=gallery_index.EF_CONSTRUCTION,
+        help="HNSW candidate list while building",
+    )
     parser.add_argument("--exact-probes", type=int, default=None, help="default: 20, 5 from 1M")
     parser.add_argument(
         "--reuse", action="store_true", help="measure again on what the last run of this size left"
@@ -468,9 +495,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     n = args.references - args.references % PER_IDENTITY
-    run = Run(n, fresh=not args.reuse)
+    run = Run(n, args.m, args.ef_construction, fresh=not args.reuse)
     server_url = server(shared_buffers_mb(n))
-    url = database(server_url, n, fresh=not (args.reuse and run.data.get("loaded")))
+    url = database(server_url, run.key, fresh=not (args.reuse and run.data.get("loaded")))
     with psycopg.connect(url, autocommit=True) as conn:
         run.save(
             server_version=conn.execute("SHOW server_version").fetchone()[0].split()[0],
@@ -488,7 +515,7 @@ def main() -> None:
         log("exact SQL")
         exact_sql(url, run, probes, exact, args.exact_probes or (5 if n >= 1_000_000 else 20))
     if "vector_build_s" not in run:
-        log(f"building the vector index ({gallery_index.build_memory_mb(n):,} MB)")
+        log(f"building the vector index ({gallery_index.build_memory_mb(n, m=args.m):,} MB)")
         build_vector(url, run)
         log(f"built in {run['vector_build_s']:.0f} s")
     if "halfvec_build_s" not in run:
@@ -500,10 +527,14 @@ def main() -> None:
     lines = report(run)
     print("\n".join(lines))
     if not args.no_write:
+        params = (
+            "" if run.key == str(n) else f" --m {args.m} --ef-construction {args.ef_construction}"
+        )
         write_section(
-            f"scale-{n}",
-            f"{n:,} references: HNSW build, recall and latency, vector against halfvec",
-            f"python bench/million_bench.py --references {n}",
+            f"scale-{run.key}",
+            f"{n:,} references, m {args.m}, ef_construction {args.ef_construction}: "
+            "HNSW build, recall and latency, vector against halfvec",
+            f"python bench/million_bench.py --references {n}{params}",
             lines,
         )
 

@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     url = bench_database()
+    with psycopg.connect(url) as conn:
+        shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
     rng = np.random.default_rng(11)
     rows = []
     for size in args.sizes:
@@ -190,7 +192,8 @@ def main() -> None:
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, {os.cpu_count()} cores; "
         f"galleries of {PER_IDENTITY} references per identity scattered around a centre; "
-        f"{PROBES} probes, each a held-out sample of a known identity; k = 5. "
+        f"{PROBES} probes, each a held-out sample of a known identity; k = 5; "
+        f"shared_buffers {shared_buffers}. "
         "Latencies are per probe; SQL paths answer one probe per query.",
         "",
         "| references | numpy exact, 1 probe | numpy exact, batches of 64 | SQL exact "
