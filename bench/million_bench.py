@@ -11,17 +11,20 @@ known person. For one size:
   in-memory recognizer's cost at this size) and match_faces() without an
   index (a sequential scan in SQL);
 - build: the model's HNSW index through app/gallery_index.build (what
-  `studio index build` runs: CREATE INDEX CONCURRENTLY, m 16,
-  ef_construction 64, maintenance_work_mem sized to the graph), its time and
-  size, and whether the graph fitted in memory; then the same index over
+  `studio index build` runs: CREATE INDEX CONCURRENTLY, m 16 and
+  ef_construction 64 unless --m / --ef-construction say otherwise,
+  maintenance_work_mem sized to the graph), its time and size, and whether
+  the graph fitted in memory; then the same index over
   `vector::halfvec(512)`, built the same way;
 - search, at each ef_search: match_faces() (recall@1: the same top identity
-  as exact search), the statement match_faces() runs prepared once with
-  the model written in (the physical limit of the SQL path: no planning, no
-  PL/pgSQL), and the halfvec index through the same statement with the
-  cast; recall@10 over references for both indexes.
+  as exact search) and, probe by probe in turn with it, its own statement
+  prepared once with its plan kept (bench/search_limit.py: the physical
+  limit of the SQL path, no PL/pgSQL around it); then the bare nearest-10
+  scan of each index (the halfvec one with the cast), recall@1 and
+  recall@10 over references.
 
-Every step is written to .bench-cache/million-N.json as it ends; --reuse
+Every step is written to .bench-cache/million-N[-mM-efcE].json as it ends;
+--reuse
 measures the search again on the gallery and indexes a finished run left
 (the load and the builds are the long part). The database server is the
 embedded one in .bench-cache/million-pg (its shared_buffers sized to hold
@@ -57,6 +60,7 @@ from app.config import PROJECT_ROOT
 from app.db import Database
 
 CACHE = PROJECT_ROOT / ".bench-cache"
+FITTED = {True: "yes", False: "no", None: "not built"}
 MODEL = "faces"
 SOURCE = "bench"
 PER_IDENTITY = 10
@@ -333,7 +337,8 @@ def build_halfvec(url: str, run: Run) -> None:
 
 
 def search(url: str, run: Run, probes: np.ndarray, exact: np.ndarray) -> None:
-    """The ef_search sweep, twice; the second (warm) pass is kept."""
+    """The ef_search sweep, after a warm-up pass over a few probes."""
+    kinds = ["vector"] + (["halfvec"] if "halfvec_build_s" in run else [])
     truth = exact[:, 0] // PER_IDENTITY
     top10 = [set(row) for row in exact]
     with Database(url) as db:
@@ -343,17 +348,18 @@ def search(url: str, run: Run, probes: np.ndarray, exact: np.ndarray) -> None:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         # Both indexes in shared_buffers, as on a server sized for them.
         conn.execute("SELECT pg_prewarm(gallery_index_name(%s))", (MODEL,))
-        conn.execute("SELECT pg_prewarm(%s)", (HALFVEC_INDEX,))
+        if "halfvec" in kinds:
+            conn.execute("SELECT pg_prewarm(%s)", (HALFVEC_INDEX,))
         conn.execute("SET hnsw.iterative_scan = relaxed_order")
         # A first pass over some probes warms what pg_prewarm does not (the
         # heap rows, the identities); the sweep after it is the measurement.
         for ef in EF_SWEEP:
-            sweep_one(conn, ef, probes[:20], truth[:20], top10[:20], quiet=True)
-        sweep = [sweep_one(conn, ef, probes, truth, top10) for ef in EF_SWEEP]
+            sweep_one(conn, ef, probes[:20], truth[:20], top10[:20], kinds, quiet=True)
+        sweep = [sweep_one(conn, ef, probes, truth, top10, kinds) for ef in EF_SWEEP]
     run.save(sweep=sweep, searched_at=f"{datetime.now(UTC):%Y-%m-%d}")
 
 
-def sweep_one(conn, ef: int, probes, truth, top10, quiet: bool = False) -> dict:
+def sweep_one(conn, ef: int, probes, truth, top10, kinds, quiet: bool = False) -> dict:
     """One ef_search: each probe through match_faces() and its limit in turn
     (load on a shared machine then weighs on both alike), then through the
     bare nearest-10 scan of each index."""
@@ -377,14 +383,15 @@ def sweep_one(conn, ef: int, probes, truth, top10, quiet: bool = False) -> dict:
     row["recall1"] = float(
         np.mean([identity_row(a[0][0]) == t for a, t in zip(answers, truth, strict=True)])
     )
-    found: dict[str, list] = {kind: [] for kind in NEAREST}
-    spent: dict[str, list] = {kind: [] for kind in NEAREST}
+    found: dict[str, list] = {kind: [] for kind in kinds}
+    spent: dict[str, list] = {kind: [] for kind in kinds}
     for p in probes:
-        for kind, query in NEAREST.items():
+        for kind in kinds:
+            query = NEAREST[kind]
             t = time.perf_counter()
             found[kind].append(conn.execute(query, {"probe": p}, prepare=True).fetchall())
             spent[kind].append(time.perf_counter() - t)
-    for kind in NEAREST:
+    for kind in kinds:
         rows = [[uuid.UUID(str(r[0])).int - 1 for r in f] for f in found[kind]]
         row[f"{kind}_nearest_ms"] = float(np.median(spent[kind]) * 1000)
         row[f"{kind}_recall1"] = float(
@@ -410,6 +417,13 @@ def shared_buffers_mb(references: int) -> int:
 
 def report(run: Run) -> list[str]:
     n = run["references"]
+    if "halfvec_build_s" not in run:  # --no-halfvec
+        run.data.update(
+            {f"halfvec_{k}": float("nan") for k in ("index_bytes", "build_s", "memory_mb", "load")}
+            | {"halfvec_fitted": None}
+        )
+        for r in run["sweep"]:
+            r.update({f"halfvec_{k}": float("nan") for k in ("nearest_ms", "recall1", "recall10")})
     sweep = run["sweep"]
     at100 = next(r for r in sweep if r["ef_search"] == 100)
     lines = [
@@ -441,7 +455,7 @@ def report(run: Run) -> list[str]:
         f"| {run['halfvec_build_s'] / 60:.1f} min ({n / run['halfvec_build_s']:,.0f} vectors/s) |",
         f"| maintenance_work_mem (graph fitted) | {run['vector_memory_mb']:,} MB "
         f"({'yes' if run['vector_fitted'] else 'no'}) "
-        f"| {run['halfvec_memory_mb']:,} MB ({'yes' if run['halfvec_fitted'] else 'no'}) |",
+        f"| {run['halfvec_memory_mb']:,} MB ({FITTED[run['halfvec_fitted']]}) |",
         "",
         f"Exact search at this size: numpy over every reference in memory "
         f"{run['numpy_single_ms']:.1f} ms a probe ({run['numpy_batch64_ms']:.2f} ms in batches "
@@ -492,6 +506,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="measure again on what the last run of this size left"
     )
+    parser.add_argument(
+        "--no-halfvec", action="store_true", help="build and search no halfvec index"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     n = args.references - args.references % PER_IDENTITY
@@ -518,7 +535,7 @@ def main() -> None:
         log(f"building the vector index ({gallery_index.build_memory_mb(n, m=args.m):,} MB)")
         build_vector(url, run)
         log(f"built in {run['vector_build_s']:.0f} s")
-    if "halfvec_build_s" not in run:
+    if "halfvec_build_s" not in run and not args.no_halfvec:
         log("building the halfvec index")
         build_halfvec(url, run)
         log(f"built in {run['halfvec_build_s']:.0f} s")
