@@ -77,6 +77,7 @@ bench: install  ## Benchmarks against their physical limits; writes docs/benchma
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/reject_bench.py
 	$(BIN)/python bench/worker_bench.py
+	$(BIN)/python bench/worker_hosts_bench.py
 	$(BIN)/python bench/recognition_bench.py
 	$(BIN)/python bench/million_bench.py  # 100k; --references 1000000 for the long run
 	$(BIN)/python bench/detector_bench.py

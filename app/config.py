@@ -57,6 +57,14 @@ class Settings:
         None, "STUDIO_MODEL_ROOT", "face model packs: ROOT/models/NAME (unset: ~/.insightface)"
     )
     model: str = _setting("buffalo_l", "STUDIO_MODEL", "the face model pack")
+    det_size: str = _setting(
+        "auto",
+        "STUDIO_DET_SIZE",
+        "the face detector's input: auto (each frame's own size) or a long side in pixels",
+    )
+    inference_threads: int = _setting(
+        0, "STUDIO_INFERENCE_THREADS", "CPU threads per face model (0: onnxruntime decides)"
+    )
     max_body_bytes: int = _setting(
         32 * 1024 * 1024, "STUDIO_MAX_BODY_BYTES", "request body limit (413 past it)"
     )

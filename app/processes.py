@@ -58,12 +58,17 @@ def spawn_studio(
 
 
 def spawn_catalog(
-    folder: Path, *, env: dict[str, str] | None = None, log: IO | int = subprocess.DEVNULL
+    folder: Path,
+    *,
+    env: dict[str, str] | None = None,
+    log: IO | int = subprocess.DEVNULL,
+    host: str = "127.0.0.1",
 ) -> tuple[subprocess.Popen, str]:
-    """`studio catalog serve folder` on a free port; return the process and its URL."""
+    """`studio catalog serve folder` on a free port of `host` (0.0.0.0 for
+    other hosts to reach it); return the process and its URL on the loopback."""
     port = free_port()
     process = subprocess.Popen(
-        [STUDIO, "catalog", "serve", str(folder), "--port", str(port)],
+        [STUDIO, "catalog", "serve", str(folder), "--host", host, "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,

@@ -97,7 +97,7 @@ def load(url: str, references: int, rng: np.random.Generator) -> np.ndarray:
             for i, identity in enumerate(ids):
                 for vector in vectors[i, :PER_IDENTITY]:
                     copy.write_row((identity, vector, MODEL, True))
-        conn.execute("VACUUM ANALYZE embeddings")
+        conn.execute("VACUUM ANALYZE identities, embeddings")
     return vectors[:, PER_IDENTITY]
 
 

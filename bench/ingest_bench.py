@@ -159,11 +159,29 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
     return spawn_studio({**os.environ, "STUDIO_DATABASE_URL": url})
 
 
-def bench_database() -> str:
-    """A fresh, migrated database on STUDIO_BENCH_DATABASE_URL's server or the embedded one."""
-    server_url = os.environ.get("STUDIO_BENCH_DATABASE_URL") or embedded_db.start(
-        PROJECT_ROOT / ".bench-data"
-    )
+def sized_server(data_dir: Path, shared_buffers_mb: int = 0, keep_running: bool = False) -> str:
+    """STUDIO_BENCH_DATABASE_URL, or the URL of the embedded server in
+    `data_dir` with at least `shared_buffers_mb` of shared_buffers: what a
+    production server holding the gallery in memory has. Raised, and the
+    server restarted, only when it has less (another run may be using it)."""
+    if os.environ.get("STUDIO_BENCH_DATABASE_URL"):
+        return os.environ["STUDIO_BENCH_DATABASE_URL"]
+    url = embedded_db.start(data_dir, keep_running=keep_running)
+    with psycopg.connect(url, autocommit=True) as conn:
+        current_mb = conn.execute(
+            "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()[0]
+        if current_mb >= shared_buffers_mb:
+            return url
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{int(shared_buffers_mb)}MB'")
+    embedded_db.stop(data_dir)
+    return embedded_db.start(data_dir, keep_running=keep_running)
+
+
+def bench_database(shared_buffers_mb: int = 0) -> str:
+    """A fresh, migrated database on STUDIO_BENCH_DATABASE_URL's server or the
+    embedded one (with at least `shared_buffers_mb` of shared_buffers)."""
+    server_url = sized_server(PROJECT_ROOT / ".bench-data", shared_buffers_mb)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS studio_bench WITH (FORCE)")
         conn.execute("CREATE DATABASE studio_bench")

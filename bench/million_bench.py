@@ -52,10 +52,11 @@ from pgvector.psycopg import register_vector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from face_like import Synthesizer, real_cloud
+from ingest_bench import sized_server
 from report import write_section
 from search_limit import SearchLimit
 
-from app import embedded_db, gallery_index, migrations
+from app import gallery_index, migrations
 from app.config import PROJECT_ROOT
 from app.db import Database
 
@@ -118,25 +119,6 @@ class Run:
         self.data.update(values)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.data, indent=1, default=float))
-
-
-def server(shared_buffers_mb: int) -> str:
-    """The server's URL; the embedded one with at least shared_buffers_mb of
-    shared_buffers (raised, and the server restarted, only when it has less:
-    another run may be using it)."""
-    if os.environ.get("STUDIO_BENCH_DATABASE_URL"):
-        return os.environ["STUDIO_BENCH_DATABASE_URL"]
-    data_dir = CACHE / "million-pg"
-    url = embedded_db.start(data_dir, keep_running=True)
-    with psycopg.connect(url, autocommit=True) as conn:
-        current_mb = conn.execute(
-            "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
-        ).fetchone()[0]
-        if current_mb >= shared_buffers_mb:
-            return url
-        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers_mb}MB'")
-    embedded_db.stop(data_dir)
-    return embedded_db.start(data_dir, keep_running=True)
 
 
 def database(server_url: str, key: str, fresh: bool) -> str:
@@ -513,7 +495,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.references - args.references % PER_IDENTITY
     run = Run(n, args.m, args.ef_construction, fresh=not args.reuse)
-    server_url = server(shared_buffers_mb(n))
+    server_url = sized_server(CACHE / "million-pg", shared_buffers_mb(n), keep_running=True)
     url = database(server_url, run.key, fresh=not (args.reuse and run.data.get("loaded")))
     with psycopg.connect(url, autocommit=True) as conn:
         run.save(

@@ -77,7 +77,10 @@ def load(conn: psycopg.Connection, size: int, rng: np.random.Generator) -> np.nd
         for i, identity in enumerate(ids):
             for vector in vectors[i, :PER_IDENTITY]:
                 copy.write_row((identity, vector, MODEL, True))
-    conn.execute("VACUUM ANALYZE embeddings")
+    # Both tables' statistics, as autovacuum gives them after a load: without
+    # those of identities, the search plan starts from identities and reads
+    # every reference (13 ms at 10k, slower than the exact scan).
+    conn.execute("VACUUM ANALYZE identities, embeddings")
     # The held-out 11th sample of random identities: a new photo of a known person.
     chosen = rng.choice(identities, PROBES, replace=False)
     return vectors[chosen, PER_IDENTITY]
@@ -154,16 +157,29 @@ def bench_size(url: str, size: int, rng: np.random.Generator) -> dict:
         register_vector(conn)
         conn.execute("SET hnsw.iterative_scan = relaxed_order")
         limit = SearchLimit(conn, MODEL)
+        # The new index into shared_buffers, and a first pass of both paths
+        # for what pg_prewarm leaves out (heap rows, identities, plans).
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        conn.execute("SELECT pg_prewarm(gallery_index_name(%s))", (MODEL,))
+        for probe in probes[:20]:
+            recognizer.match(probe[None, :], k=5, search="ann", ef_search=EF_SWEEP[-1])
+            limit(probe, 5)
         for ef in EF_SWEEP:
             conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(ef),))
             ann, spent, bare = [], 0.0, 0.0
-            for probe in probes:
+            for i, probe in enumerate(probes):
+                # Each probe through both, in turns: the second finds the
+                # pages the first read in the caches, so neither goes first
+                # always.
+                if i % 2:
+                    bare += timed(limit, probe, 5)[0]
                 seconds, [match] = timed(
                     recognizer.match, probe[None, :], k=5, search="ann", ef_search=ef
                 )
                 ann.append(match)
                 spent += seconds
-                bare += timed(limit, probe, 5)[0]
+                if not i % 2:
+                    bare += timed(limit, probe, 5)[0]
             recall = float(
                 np.mean([m.best.identity_id == t for m, t in zip(ann, truth, strict=True)])
             )
@@ -180,7 +196,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    url = bench_database()
+    # The heap and the index of the largest gallery in shared_buffers, as on
+    # a server sized for its gallery (about 5.6 KB a reference, with room).
+    url = bench_database(shared_buffers_mb=max(512, max(args.sizes) * 8_000 // 2**20))
     with psycopg.connect(url) as conn:
         shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
     rng = np.random.default_rng(11)
@@ -223,6 +241,13 @@ def main() -> None:
         "search function, so the ratio beside it is what the call adds. The last column is",
         "why no migration builds the index and why backfills drop it first",
         "(app/gallery_index.py): every insert into a live HNSW index pays for the graph.",
+        "",
+        "The search function's kept plan reads the index whatever its session's first",
+        "call looked like (gallery_search_settings()). Before it did, a session that",
+        "first planned at a high ef_search kept a sequential scan at 10k: 11 ms a call",
+        "where the index takes 2.3 ms. The server has shared_buffers for the largest",
+        "gallery's heap and index, as a production server would; on a smaller one the",
+        "index is read from the OS cache and both SQL paths slow down.",
     ]
     write_section(
         "recognition",

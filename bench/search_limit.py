@@ -1,7 +1,7 @@
 """The physical limit of match_faces(): its own statement with nothing around it.
 
 gallery_search_query(model) as the database gives it, prepared once on one
-connection with a generic plan kept (plan_cache_mode = force_generic_plan):
+connection with a generic plan kept (under gallery_search_settings()):
 no PL/pgSQL, no planning per call. match_faces() at this cost has no
 overhead left to remove; what remains is the index scan and the join.
 """
@@ -29,7 +29,11 @@ class SearchLimit:
         text = text.replace("%", "%%")
         self.statement = re.sub(r"\$[1-4]\b", lambda m: PLACEHOLDERS[m.group(0)], text)
         self.conn = conn
-        conn.execute("SET plan_cache_mode = force_generic_plan")
+        # The settings the model's search function runs under (a kept generic
+        # plan through the index), set on this connection.
+        settings = conn.execute("SELECT gallery_search_settings()").fetchone()[0]
+        for name, value in re.findall(r"SET (\w+) = (\w+)", settings):
+            conn.execute(f"SET {name} = {value}")
 
     def __call__(self, probe, k: int = 5, sources: list[str] | None = None) -> list[tuple]:
         return self.conn.execute(

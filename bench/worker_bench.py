@@ -10,7 +10,11 @@ Pipeline efficiency = worker photos/s ÷ model-loop photos/s (target ≥ 0.9):
 how much of the models' speed the plumbing keeps. The provider that really
 ran is printed (the GPU build of onnxruntime falls back to CPU silently).
 
-    .venv/bin/python bench/worker_bench.py [--copies 10]
+Each faces-per-call size (--batches, 1, 8 and 32 by default) is measured
+both ways. On a GPU host (`make install-gpu && make bench`) the results go
+into a section of their own, with the card's name.
+
+    .venv/bin/python bench/worker_bench.py [--copies 10] [--batches 1 8 32]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +72,13 @@ def model_loop(engine: FaceEngine, images: list, settings: WorkerSettings) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=10, help="copies of each demo photo")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        nargs="+",
+        default=[1, 8, 32],
+        help="faces per recogniser call to measure (default 1 8 32)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -78,15 +90,18 @@ def main() -> None:
             for photo in folder.iterdir():
                 shutil.copyfile(photo, catalog_dir / folder.name / f"{copy}-{photo.name}")
     files = sorted(p for p in catalog_dir.rglob("*") if p.is_file())
+    photos = len(files)
 
     engine = FaceEngine(offline_pack(root / "models"), OFFLINE_PACK)
-    settings = WorkerSettings()
     encoded = [p.read_bytes() for p in files]
     start = time.perf_counter()
     images = [decode(data) for data in encoded]
     decode_s = time.perf_counter() - start
-    model_loop(engine, images[:3], settings)  # warm-up
-    loop_s = model_loop(engine, images, settings)
+    loops = {}
+    for batch in args.batches:
+        settings = WorkerSettings(embed_batch=batch)
+        model_loop(engine, images[:3], settings)  # warm-up
+        loops[batch] = model_loop(engine, images, settings)
     del images, encoded
 
     url = bench_database()
@@ -97,48 +112,64 @@ def main() -> None:
         ).fetchone()[0]
     server, base = start_server(url)
     catalog_process, catalog_url = spawn_catalog(catalog_dir)
+    rows = []
     try:
         catalog = CatalogClient(catalog_url)
         studio = StudioClient(base, token)
         sync_people(catalog, studio, "alfred_catalog")
-        job = submit_photos(studio, "alfred_catalog", batch_id="all")
-        worker = FaceEmbedWorker(studio, catalog, engine, settings, worker_id="bench")
-        start = time.perf_counter()
-        worker.run(exit_when_idle=True)
-        worker_s = time.perf_counter() - start
-        result = studio.job(job["job_id"])["result"]
+        for batch in args.batches:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("TRUNCATE embeddings")  # every run stores every face anew
+            job = submit_photos(studio, "alfred_catalog", batch_id="all")
+            settings = WorkerSettings(embed_batch=batch)
+            worker = FaceEmbedWorker(studio, catalog, engine, settings, worker_id="bench")
+            start = time.perf_counter()
+            worker.run(exit_when_idle=True)
+            worker_s = time.perf_counter() - start
+            result = studio.job(job["job_id"])["result"]
+            loop_rate, worker_rate = photos / loops[batch], photos / worker_s
+            with_decode_rate = photos / (loops[batch] + decode_s)
+            print(
+                f"batch {batch}, {photos} photos on {engine.provider}: model loop "
+                f"{loop_rate:.1f} photos/s ({with_decode_rate:.1f} with decoding), worker "
+                f"{worker_rate:.1f} photos/s, efficiency {worker_rate / loop_rate:.2f} "
+                f"({worker_rate / with_decode_rate:.2f} against models + decoding); "
+                f"stored {result['embeddings_stored']}",
+                flush=True,
+            )
+            rows.append(
+                f"| {engine.provider} | {batch} | {photos} | {loop_rate:.1f} "
+                f"| {with_decode_rate:.1f} | {worker_rate:.1f} | {worker_rate / loop_rate:.2f} "
+                f"| {worker_rate / with_decode_rate:.2f} |"
+            )
     finally:
         catalog_process.terminate()
         server.terminate()
         shutil.rmtree(root, ignore_errors=True)
 
-    photos = len(files)
-    loop_rate, worker_rate = photos / loop_s, photos / worker_s
-    with_decode_rate = photos / (loop_s + decode_s)
-    print(
-        f"{photos} photos on {engine.provider}: model loop {loop_rate:.1f} photos/s "
-        f"({with_decode_rate:.1f} with decoding), worker {worker_rate:.1f} photos/s, "
-        f"efficiency {worker_rate / loop_rate:.2f} ({worker_rate / with_decode_rate:.2f} "
-        f"against models + decoding); result {result}"
-    )
     if args.no_write:
         return
+    gpu = engine.provider == "CUDAExecutionProvider"
     write_section(
-        "worker",
-        "Worker: photos per second against the bare model loop",
-        "make bench  # bench/worker_bench.py",
+        "worker-gpu" if gpu else "worker",
+        "Worker on a GPU: photos per second against the bare model loop"
+        if gpu
+        else "Worker: photos per second against the bare model loop",
+        "make install-gpu && make bench  # bench/worker_bench.py"
+        if gpu
+        else "make bench  # bench/worker_bench.py",
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
-            f"{os.cpu_count()} cores, {OFFLINE_PACK} models, provider that ran: "
-            f"{engine.provider}. {photos} photos ({args.copies} copies of the "
-            f"{len(files) // args.copies} demo photos, 374 px to 2204 px), one face each.",
+            f"{os.cpu_count()} cores{', ' + gpu_name() if gpu else ''}, {OFFLINE_PACK} "
+            f"models, provider that ran: {engine.provider} (detection: "
+            f"{engine.providers['detection']}). {photos} photos ({args.copies} copies of the "
+            f"{photos // args.copies} demo photos, 374 px to 2204 px), one face each.",
             "",
-            "| provider | photos | model loop /s | models + decoding /s | worker /s "
-            "| efficiency (target ≥ 0.9) | against models + decoding |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| {engine.provider} | {photos} | {loop_rate:.1f} | {with_decode_rate:.1f} "
-            f"| {worker_rate:.1f} | {worker_rate / loop_rate:.2f} "
-            f"| {worker_rate / with_decode_rate:.2f} |",
+            "| provider | faces per recogniser call | photos | model loop /s "
+            "| models + decoding /s | worker /s | efficiency (target ≥ 0.9) "
+            "| against models + decoding |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
             "",
             "The model loop detects and chooses per image and embeds in batches of the",
             "worker's size, over images already decoded in memory. The worker does the",
@@ -148,13 +179,40 @@ def main() -> None:
             "busy, so the decoding the pipeline must do (and the model loop was given",
             "for free) competes with it instead of overlapping: the third column is",
             "the fair floor there. With more cores than inference uses, as on GPU",
-            "machines, decoding runs beside inference.",
-            "",
-            "No GPU machine was lent to the session that wrote this, so there is no GPU",
-            "row yet; on one, `make install-gpu && make bench` adds it with the provider",
-            "that really ran.",
+            "machines, decoding runs beside inference. Detection runs one photo at a",
+            "time whatever the batch (each photo has its own size); the batch is the",
+            "recogniser's.",
+            *(
+                []
+                if gpu
+                else [
+                    "",
+                    "No GPU machine has been lent to this project's sessions so far, so",
+                    "there is no GPU row yet; on one, `make install-gpu && make bench`",
+                    "writes it in a section of its own with the card's name and the",
+                    "provider that really ran.",
+                ]
+            ),
         ],
     )
+
+
+def gpu_name() -> str:
+    """The card's name, as nvidia-smi gives it."""
+    try:
+        return (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[0]
+        )
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "GPU of unknown name"
 
 
 if __name__ == "__main__":

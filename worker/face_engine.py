@@ -109,23 +109,34 @@ class FaceEngine:
         *,
         providers: list[str] | None = None,
         det_size: int | None = None,
+        threads: int | None = None,
     ):
         """`det_size` is the fine pass's long side: None (STUDIO_DET_SIZE=auto)
         for the image's own size up to MAX_FINE_SIDE; a number to shrink every
         image to it (640 is InsightFace's default, which misses faces under
-        about 60 px in a 1080p frame)."""
+        about 60 px in a 1080p frame). `threads` (STUDIO_INFERENCE_THREADS)
+        caps the CPU threads of each model: None lets onnxruntime take one a
+        physical core, right for one process a machine; several workers or
+        cameras sharing a machine each take their share instead of all
+        fighting for every core."""
+        import onnxruntime
         from insightface.app import FaceAnalysis
 
         model_folder(root, name)
         providers = providers or default_providers()
         self.model_name = name
         self.det_size = det_size
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
         try:
             self.analysis = FaceAnalysis(
                 name=name,
                 root=str(root),
                 allowed_modules=["detection", "recognition"],
                 providers=providers,
+                sess_options=options,
             )
         except Exception as exc:
             # A truncated download or a pack missing its detector fails deep
@@ -243,8 +254,24 @@ def parse_det_size(value: str | None) -> int | None:
     return int(value)
 
 
+def parse_threads(value: str | None) -> int | None:
+    """STUDIO_INFERENCE_THREADS: unset, empty or 0 for onnxruntime's own
+    choice, or a number of threads from 1 to 256. Raises ValueError."""
+    text = (value or "").strip()
+    if text in ("", "0"):
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 256:
+        raise ValueError(
+            f"STUDIO_INFERENCE_THREADS={value!r}: use 0 (onnxruntime decides) or 1 to 256"
+        )
+    return int(text)
+
+
 def load_engine(
-    model: str, model_root: Path | None = None, det_size: int | None = None
+    model: str,
+    model_root: Path | None = None,
+    det_size: int | None = None,
+    threads: int | None = None,
 ) -> FaceEngine:
     """The engine for pack `model` under `model_root` (STUDIO_MODEL /
     STUDIO_MODEL_ROOT). The offline buffalo_s pack is laid out on demand; any
@@ -252,4 +279,4 @@ def load_engine(
     root = model_root or DEFAULT_ROOT
     if model == OFFLINE_PACK:
         offline_pack(root)
-    return FaceEngine(root, model, det_size=det_size)
+    return FaceEngine(root, model, det_size=det_size, threads=threads)

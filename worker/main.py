@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "STUDIO_MODEL": "the face model pack (default buffalo_l; buffalo_s is the offline pack)",
     "STUDIO_MODEL_ROOT": "where packs live: ROOT/models/NAME (default ~/.insightface)",
     "STUDIO_DET_SIZE": "detector input: auto (each photo's own size, default) or a long side",
+    "STUDIO_INFERENCE_THREADS": "CPU threads per model: 0 (default) lets onnxruntime decide",
     "STUDIO_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
     "STUDIO_LOG_FORMAT": "text (default) or json: one object a line",
 }
@@ -41,6 +42,7 @@ class WorkerEnvironment:
     model: str
     model_root: Path | None
     det_size: int | None
+    inference_threads: int | None
     log_level: str
     log_format: str
 
@@ -57,10 +59,11 @@ class WorkerEnvironment:
         if fmt not in ("text", "json"):
             raise SystemExit(f"error: STUDIO_LOG_FORMAT={fmt!r}: use text or json")
         root = env.get("STUDIO_MODEL_ROOT")
-        from worker.face_engine import parse_det_size
+        from worker.face_engine import parse_det_size, parse_threads
 
         try:
             det_size = parse_det_size(env.get("STUDIO_DET_SIZE"))
+            threads = parse_threads(env.get("STUDIO_INFERENCE_THREADS"))
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from exc
         return cls(
@@ -71,13 +74,15 @@ class WorkerEnvironment:
             model=env.get("STUDIO_MODEL") or "buffalo_l",
             model_root=Path(root) if root else None,
             det_size=det_size,
+            inference_threads=threads,
             log_level=level,
             log_format=fmt,
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    lines = "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items())
+    width = max(map(len, ENVIRONMENT))
+    lines = "\n".join(f"  {name:<{width}} {text}" for name, text in ENVIRONMENT.items())
     parser = argparse.ArgumentParser(
         prog="studio-worker",
         description="Claim face_detect_embed jobs from Studio, read the photos from the "
@@ -111,7 +116,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     config = WorkerEnvironment.read(os.environ if env is None else env)
     logs.configure(config.log_level, config.log_format)
     try:
-        engine = load_engine(config.model, config.model_root, config.det_size)
+        engine = load_engine(
+            config.model, config.model_root, config.det_size, config.inference_threads
+        )
     except ModelNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

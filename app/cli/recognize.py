@@ -22,6 +22,9 @@ from app.config import Settings
 from app.limits import MAX_K
 from app.person_recognizer import PersonRecognizer
 
+# What the face engine on a camera box reads.
+ENGINE = ("model", "model_root", "det_size", "inference_threads")
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     recognize = sub.add_parser(
@@ -32,7 +35,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "follows each face as a track and gives one JSON line a track when it ends "
         "(with --per-frame, each frame's faces too). Through the API when STUDIO_URL "
         "is set, else straight to the database.",
-        epilog=environment(*CLIENT, "model", "model_root"),
+        epilog=environment(*CLIENT, *ENGINE),
     )
     recognize.add_argument("source", help="an image, a video file or a stream URL")
     recognize.add_argument("--fps", type=float, default=2.0, help="frames sampled per second")
@@ -66,7 +69,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(STUDIO_URL, STUDIO_TOKEN with scopes recognize and sightings:write), followed as "
         "tracks, and each finished track is recorded as a sighting. SIGTERM finishes the "
         "open tracks and exits. A file camera plays once; streams are reopened after a drop.",
-        epilog=environment("studio_url", "studio_token", "model", "model_root"),
+        epilog=environment("studio_url", "studio_token", *ENGINE),
     )
     watch.add_argument("config", help="the cameras file (TOML)")
     watch.add_argument(
@@ -81,10 +84,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     watch.set_defaults(func=cmd_watch)
 
 
+def camera_engine(settings: Settings):
+    """The face engine as STUDIO_MODEL, STUDIO_DET_SIZE and
+    STUDIO_INFERENCE_THREADS say; a wrong value is a CommandError before any
+    model loads."""
+    from worker.face_engine import load_engine, parse_det_size, parse_threads
+
+    try:
+        det_size = parse_det_size(settings.det_size)
+        threads = parse_threads(str(settings.inference_threads))
+    except ValueError as exc:
+        raise CommandError(str(exc), status=2) from exc
+    return load_engine(settings.model, settings.model_root, det_size, threads)
+
+
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from worker.camera_feed import SourceError, check_source, is_image
     from worker.camera_recognition import ApiMatcher, gallery_warning, recognize_source
-    from worker.face_engine import ModelNotFound, load_engine
+    from worker.face_engine import ModelNotFound
     from worker.studio_client import StudioClient
 
     if not math.isfinite(args.fps) or args.fps <= 0:
@@ -95,7 +112,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError("--max-retries must be 0 or more", status=2)
     try:
         check_source(args.source)  # before minutes of model loading, not after
-        engine = load_engine(settings.model, settings.model_root)
+        engine = camera_engine(settings)
     except (SourceError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc
     if settings.studio_url:
@@ -148,7 +165,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
         read_cameras,
         serve_health,
     )
-    from worker.face_engine import ModelNotFound, load_engine
+    from worker.face_engine import ModelNotFound
     from worker.studio_client import StudioClient
 
     if not settings.studio_url:
@@ -161,7 +178,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         cameras = read_cameras(Path(args.config))
         check_with_studio(client, cameras)  # before minutes of model loading
-        engine = load_engine(settings.model, settings.model_root)
+        engine = camera_engine(settings)
     except (CameraConfigError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc
     service = CameraService(cameras, engine, client, status_seconds=args.status_seconds)

@@ -5,10 +5,9 @@
 -- which PostgreSQL plans once per session and keeps, instead of planning it
 -- on every match_faces() call (about 0.5 ms a call on the 2-core machines,
 -- more than the index scan's own cost at 10k references). The plan is the
--- generic one (plan_cache_mode = force_generic_plan): with the model written
--- in, it uses the model's partial HNSW index whatever the probe, k or
--- sources; left to choose, PostgreSQL would keep planning per call, because a
--- custom plan always looks cheaper than a generic one to it.
+-- generic one, through the model's partial HNSW index whatever the probe,
+-- k or sources: the model is written in, and the function runs under
+-- gallery_search_settings() (why each setting: there).
 -- `studio index build` and `ensure` call this after the index is built; it
 -- writes, so it runs on the primary, and replicas get the function by
 -- replication. Any older version for the model is dropped first. Returns the
@@ -29,9 +28,9 @@ BEGIN
         RETURNS TABLE (identity_id uuid, external_id text, source_system text, name text,
                        similarity real)
         LANGUAGE plpgsql STABLE
-        SET plan_cache_mode = force_generic_plan
+        %s
         AS %L
-    $create$, v_name,
+    $create$, v_name, gallery_search_settings(),
         E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY '
         || gallery_search_query(p_model) || E';\nEND');
     -- The comment is how drop_gallery_search() finds every version of a

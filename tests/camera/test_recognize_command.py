@@ -191,3 +191,51 @@ def test_a_wrong_option_is_one_line_before_any_model_loads(tmp_path, option, mes
     result = recognize(PROBES / "short_hamilton_clip.mp4", *option, env=env, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {message}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("STUDIO_DET_SIZE", "641", "STUDIO_DET_SIZE='641': use auto, or a multiple of 32"),
+        ("STUDIO_DET_SIZE", "big", "STUDIO_DET_SIZE='big': use auto, or a multiple of 32"),
+        ("STUDIO_INFERENCE_THREADS", "999", "STUDIO_INFERENCE_THREADS='999': use 0"),
+        ("STUDIO_INFERENCE_THREADS", "two", "STUDIO_INFERENCE_THREADS='two': expected a whole"),
+    ],
+)
+def test_a_wrong_engine_setting_is_one_line_before_any_model_loads(
+    tmp_path, variable, value, message
+):
+    env = {
+        "STUDIO_MODEL_ROOT": str(tmp_path / "none"),
+        "STUDIO_URL": "http://127.0.0.1:9",
+        variable: value,
+    }
+    result = recognize(PROBES / "obama1.jpg", env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1
+
+
+def test_the_engine_settings_reach_the_camera_engine(model_root):
+    from app.cli.recognize import camera_engine
+    from app.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "STUDIO_MODEL": "buffalo_s",
+            "STUDIO_MODEL_ROOT": str(model_root),
+            "STUDIO_DET_SIZE": "1280",
+            "STUDIO_INFERENCE_THREADS": "1",
+        }
+    )
+    engine = camera_engine(settings)
+    assert engine.det_size == 1280
+    for session in (engine.detector.session, engine.recognizer.session):
+        assert session.get_session_options().intra_op_num_threads == 1
+    assert (
+        camera_engine(
+            Settings.from_env(
+                {**os.environ, "STUDIO_MODEL": "buffalo_s", "STUDIO_MODEL_ROOT": str(model_root)}
+            )
+        ).det_size
+        is None
+    )

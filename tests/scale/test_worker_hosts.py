@@ -20,7 +20,7 @@ import pytest
 from helpers import DATA_FACES, make_token, wait_for
 from network_hosts import hosts
 
-from app.processes import free_port, spawn_studio, wait_until_up
+from app.processes import spawn_catalog, spawn_studio
 from worker.alfred_side import submit_photos, sync_people
 from worker.catalog_client import CatalogClient
 from worker.studio_client import StudioClient
@@ -57,33 +57,18 @@ def test_workers_on_separate_hosts_do_every_job_once_and_survive_a_kill(
     studio_process, studio_local = spawn_studio(
         env | {"STUDIO_DATABASE_URL": db_url, "STUDIO_HOST": "0.0.0.0"}, workers=2
     )
-    catalog_port = free_port()
-    catalog_process = subprocess.Popen(
-        [
-            BIN / "studio",
-            "catalog",
-            "serve",
-            tmp_path / "catalog",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(catalog_port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    catalog_process, catalog_local = spawn_catalog(tmp_path / "catalog", env=env, host="0.0.0.0")
+    catalog_port = catalog_local.rsplit(":", 1)[1]
     studio_port = studio_local.rsplit(":", 1)[1]
     workers: list[subprocess.Popen] = []
     logs = []
     try:
-        wait_until_up(f"http://127.0.0.1:{catalog_port}/api/people", catalog_process, "catalog")
         token = make_token(
             conn,
             ["identities:write", "embeddings:write", "jobs:submit", "jobs:work", "identities:read"],
         )
         studio = StudioClient(studio_local, token)
-        sync_people(CatalogClient(f"http://127.0.0.1:{catalog_port}"), studio, "alfred_catalog")
+        sync_people(CatalogClient(catalog_local), studio, "alfred_catalog")
         people = sorted(p.name for p in (tmp_path / "catalog").iterdir())
         jobs = [submit_photos(studio, "alfred_catalog", batch_id=p)["job_id"] for p in people]
 

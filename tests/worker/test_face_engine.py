@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import DATA_FACES
 
-from worker.face_engine import FaceEngine, ModelNotFound, parse_det_size
+from worker.face_engine import FaceEngine, ModelNotFound, parse_det_size, parse_threads
 
 PHOTOS = sorted((DATA_FACES / "people").glob("*/*"))
 
@@ -59,6 +59,28 @@ def test_det_size_names_the_variable_when_wrong():
     for bad in ("50x0", "100", "641", "-640"):
         with pytest.raises(ValueError, match="STUDIO_DET_SIZE"):
             parse_det_size(bad)
+
+
+def test_threads_name_the_variable_when_wrong():
+    assert parse_threads(None) is None and parse_threads("") is None and parse_threads("0") is None
+    assert parse_threads("1") == 1 and parse_threads(" 16 ") == 16
+    for bad in ("-1", "257", "1.5", "two", "²"):
+        with pytest.raises(ValueError, match="STUDIO_INFERENCE_THREADS"):
+            parse_threads(bad)
+
+
+def test_an_engine_held_to_one_thread_gives_the_same_vectors(engine, tmp_path_factory):
+    from worker.face_engine import OFFLINE_PACK, offline_pack
+
+    single = FaceEngine(offline_pack(tmp_path_factory.mktemp("models")), OFFLINE_PACK, threads=1)
+    for session in (single.detector.session, single.recognizer.session):
+        options = session.get_session_options()
+        assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+    image = cv2.imread(str(DATA_FACES / "probes" / "obama_and_biden.jpg"))
+    faces, alone = engine.detect(image), single.detect(image)
+    assert np.allclose([f.box for f in faces], [f.box for f in alone], atol=0.5)
+    both = engine.embed([(image, f) for f in faces])
+    assert np.allclose(both, single.embed([(image, f) for f in faces]), atol=1e-3)
 
 
 def test_embeddings_are_512_floats_and_batched(engine):
