@@ -219,23 +219,11 @@ def test_the_engine_settings_reach_the_camera_engine(model_root):
     from app.cli.recognize import camera_engine
     from app.config import Settings
 
-    settings = Settings.from_env(
-        {
-            "STUDIO_MODEL": "buffalo_s",
-            "STUDIO_MODEL_ROOT": str(model_root),
-            "STUDIO_DET_SIZE": "1280",
-            "STUDIO_INFERENCE_THREADS": "1",
-        }
+    pack = {"STUDIO_MODEL": "buffalo_s", "STUDIO_MODEL_ROOT": str(model_root)}
+    engine = camera_engine(
+        Settings.from_env(pack | {"STUDIO_DET_SIZE": "1280", "STUDIO_INFERENCE_THREADS": "1"})
     )
-    engine = camera_engine(settings)
     assert engine.det_size == 1280
     for session in (engine.detector.session, engine.recognizer.session):
         assert session.get_session_options().intra_op_num_threads == 1
-    assert (
-        camera_engine(
-            Settings.from_env(
-                {**os.environ, "STUDIO_MODEL": "buffalo_s", "STUDIO_MODEL_ROOT": str(model_root)}
-            )
-        ).det_size
-        is None
-    )
+    assert camera_engine(Settings.from_env(pack)).det_size is None  # auto: each frame's own size
