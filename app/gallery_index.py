@@ -29,6 +29,7 @@ the index on disk, "significantly" slower in its own words.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -114,6 +115,34 @@ def status(database: Database) -> list[IndexStatus]:
     ]
 
 
+class BuildRefused(ValueError):
+    """A build that would not give the index asked for; the message says why
+    and what to do. Nothing was changed."""
+
+
+# pgvector's own bounds for HNSW's storage parameters.
+M_RANGE, EF_CONSTRUCTION_RANGE = (2, 100), (4, 1000)
+MEMORY_MB_RANGE = (64, 2**31 // 1024)  # maintenance_work_mem's bounds, in MB
+
+
+def check_build(m: int, ef_construction: int, memory_mb: int | None) -> None:
+    """Raises BuildRefused naming every parameter out of pgvector's or
+    PostgreSQL's bounds."""
+    problems = []
+    if not M_RANGE[0] <= m <= M_RANGE[1]:
+        problems.append(f"m must be from {M_RANGE[0]} to {M_RANGE[1]} (got {m})")
+    if not EF_CONSTRUCTION_RANGE[0] <= ef_construction <= EF_CONSTRUCTION_RANGE[1]:
+        low, high = EF_CONSTRUCTION_RANGE
+        problems.append(f"ef_construction must be from {low} to {high} (got {ef_construction})")
+    elif ef_construction < 2 * m:
+        problems.append(f"ef_construction must be at least 2 × m = {2 * m} (got {ef_construction})")
+    if memory_mb is not None and not MEMORY_MB_RANGE[0] <= memory_mb <= MEMORY_MB_RANGE[1]:
+        low, high = MEMORY_MB_RANGE
+        problems.append(f"memory must be from {low} to {high:,} MB (got {memory_mb})")
+    if problems:
+        raise BuildRefused("; ".join(problems))
+
+
 def build(
     database: Database,
     model: str,
@@ -122,12 +151,39 @@ def build(
     ef_construction: int = EF_CONSTRUCTION,
     memory_mb: int | None = None,
 ) -> str:
-    """CREATE INDEX CONCURRENTLY the model's partial HNSW index; return its name.
-    `memory_mb` (maintenance_work_mem) defaults to what the graph of the
-    model's references needs (build_memory_mb())."""
+    """CREATE INDEX CONCURRENTLY the model's partial HNSW index and its search
+    function; return the index's name. `memory_mb` (maintenance_work_mem)
+    defaults to what the graph of the model's references needs
+    (build_memory_mb()).
+
+    A valid index with these parameters is kept as it is; an invalid one (an
+    interrupted build) is dropped and built again; a build that fails drops
+    what it left. Raises BuildRefused, changing nothing, for parameters out of
+    bounds, a model without references, or a valid index built with other
+    parameters (drop it first: a graph cannot be rebuilt in place)."""
+    check_build(m, ef_construction, memory_mb)
+    references = database.value(queries.MODEL_REFERENCES, model)
+    if not references:
+        known = ", ".join(s.model for s in status(database)) or "none yet"
+        raise BuildRefused(
+            f"model {model!r} has no reference faces to index (models with references: {known})"
+        )
     name = index_name(database, model)
+    state = database.fetch_one(queries.GALLERY_INDEX_STATE, model)
+    if state is not None and state[0]:
+        # pgvector's defaults where the index was built without them named.
+        built = {"m": str(M), "ef_construction": str(EF_CONSTRUCTION)}
+        built.update(option.split("=", 1) for option in state[1])
+        if (built["m"], built["ef_construction"]) != (str(m), str(ef_construction)):
+            raise BuildRefused(
+                f"{name} exists with m {built['m']}, ef_construction "
+                f"{built['ef_construction']}: to build it with m {m}, "
+                f"ef_construction {ef_construction}, drop it first "
+                f"(studio index drop --model {model}); recognition uses exact search meanwhile"
+            )
+    elif state is not None:
+        drop(database, model)  # what an interrupted build left: never used, always paid for
     if memory_mb is None:
-        references = database.value(queries.MODEL_REFERENCES, model)
         memory_mb = build_memory_mb(references, m=m)
     with database.session() as session:
         session.execute(queries.INDEX_BUILD_MEMORY, f"{memory_mb}MB")
@@ -137,10 +193,23 @@ def build(
                 names={"index": name},
                 values={"m": m, "ef_construction": ef_construction, "model": model},
             )
+        except BaseException:
+            # A failed CONCURRENTLY build leaves an invalid index behind,
+            # which every write would go on maintaining. The build's own
+            # error is the one to report, whatever the clean-up meets.
+            with contextlib.suppress(Exception):
+                session.execute_composed(queries.DROP_GALLERY_INDEX, names={"index": name})
+            raise
         finally:
             session.execute(queries.INDEX_BUILD_MEMORY_RESET)
     database.value(queries.CREATE_GALLERY_SEARCH, model)
     return name
+
+
+def state(database: Database, model: str) -> str | None:
+    """ "valid", "invalid" (an interrupted build) or None: the model's index."""
+    row = database.fetch_one(queries.GALLERY_INDEX_STATE, model)
+    return None if row is None else "valid" if row[0] else "invalid"
 
 
 def drop(database: Database, model: str) -> str:
@@ -155,10 +224,15 @@ def drop(database: Database, model: str) -> str:
 def ensure(database: Database) -> list[str]:
     """Build the indexes the policy calls for; return their names. A valid
     index without its current search function (after an upgrade changed
-    match_faces()'s statement) gets the function."""
+    match_faces()'s statement) gets the function; an invalid one (an
+    interrupted build) is built again, or dropped below the policy's size."""
     states = status(database)
     for s in states:
         if s.index is not None and s.valid and not s.search_function:
             database.value(queries.CREATE_GALLERY_SEARCH, s.model)
-    wanted = [s.model for s in states if s.index is None and s.references >= BUILD_AT]
+        if s.index is not None and not s.valid and s.references < BUILD_AT:
+            drop(database, s.model)
+    wanted = [
+        s.model for s in states if (s.index is None or not s.valid) and s.references >= BUILD_AT
+    ]
     return [build(database, model) for model in wanted]

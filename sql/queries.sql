@@ -332,6 +332,14 @@ LEFT JOIN pg_class AS c ON c.relname = gallery_index_name(m.model)
 LEFT JOIN pg_index AS i ON i.indexrelid = c.oid
 ORDER BY m.model
 
+-- gallery_index_state --
+-- One model's HNSW index as it stands: whether it is valid and its storage
+-- parameters (e.g. {m=16,ef_construction=64}); no row without one.
+SELECT i.indisvalid, coalesce(c.reloptions, '{}')
+FROM pg_class AS c
+JOIN pg_index AS i ON i.indexrelid = c.oid
+WHERE c.relname = gallery_index_name(%s)
+
 -- model_references --
 -- How many reference faces one model has (the size of its HNSW graph).
 SELECT count(*) FROM reference_faces WHERE model = %s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.backend import open_database
-from app.cli.output import print_table
+from app.cli.output import CommandError, print_table
 from app.cli.parsing import DATABASE, environment
 from app.config import Settings
 
@@ -52,19 +52,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from app import gallery_index
 
+    if args.index == "build":
+        try:  # before connecting: a wrong number is the command line's fault
+            gallery_index.check_build(args.m, args.ef_construction, args.memory_mb)
+        except gallery_index.BuildRefused as exc:
+            raise CommandError(str(exc), status=2) from exc
     # Building an index over a large gallery takes minutes: no statement limit.
     with open_database(settings, limited=False) as database:
         if args.index == "build":
-            name = gallery_index.build(
-                database,
-                args.model,
-                m=args.m,
-                ef_construction=args.ef_construction,
-                memory_mb=args.memory_mb,
-            )
-            print(f"built {name}")
+            had = gallery_index.state(database, args.model)
+            try:
+                name = gallery_index.build(
+                    database,
+                    args.model,
+                    m=args.m,
+                    ef_construction=args.ef_construction,
+                    memory_mb=args.memory_mb,
+                )
+            except gallery_index.BuildRefused as exc:
+                raise CommandError(str(exc), status=2) from exc
+            print(f"{name} was already built" if had == "valid" else f"built {name}")
         elif args.index == "drop":
-            print(f"dropped {gallery_index.drop(database, args.model)}")
+            had = gallery_index.state(database, args.model)
+            name = gallery_index.drop(database, args.model)
+            print(f"dropped {name}" if had else f"no index {name} for model {args.model!r}")
         elif args.index == "ensure":
             built = gallery_index.ensure(database)
             print(f"built {', '.join(built)}" if built else "nothing to build")

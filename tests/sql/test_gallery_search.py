@@ -147,6 +147,8 @@ def test_the_search_function_answers_exactly_as_the_statement_planned_per_call(
     # With an HNSW index on one model: the plan kept and the plan made per
     # call walk the same graph and give the same answers, filters inside.
     indexed = searches[0][0]
+    if not gallery[indexed] and not any(indexed in models for _, _, models in people):
+        return  # no reference faces to index: `studio index build` refuses the model
     database = Database(db_url)
     try:
         gallery_index.build(database, indexed)
