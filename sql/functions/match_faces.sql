@@ -17,7 +17,11 @@
 -- function exists (create_gallery_search(), made with the index) it runs
 -- there, planned once per session; otherwise it is planned on every call.
 -- Both give the same answers.
--- Raises 22023 for k outside 1..100 or ef_search outside 1..1000. Read-only.
+-- The probe is searched at unit length; the caller's hnsw.ef_search and
+-- hnsw.iterative_scan are as they were after the call.
+-- Raises 22023, naming every field, for a probe that is NULL, all zeros or
+-- not of 512 dimensions, a NULL model, k outside 1..100 or ef_search outside
+-- 1..1000. Read-only.
 
 -- The signature gained allowed_sources; the old one must not linger as an
 -- overload that ignores it.
@@ -33,12 +37,34 @@ CREATE OR REPLACE FUNCTION match_faces(
                  similarity real)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_search text;
+    v_search    text;
+    v_probe     vector(512);
+    -- The caller's settings, given back after the search: set_config(...,
+    -- true) would otherwise hold until the end of the caller's transaction.
+    v_ef_search text := current_setting('hnsw.ef_search', true);
+    v_iterative text := current_setting('hnsw.iterative_scan', true);
 BEGIN
-    IF p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
+    -- The probe is checked as the API checks it, so that psql gets what the
+    -- API gets: a NULL or all-zero probe has no direction to compare. The
+    -- list of errors is built only when one is there (this runs per probe).
+    IF p_probe IS NULL OR vector_dims(p_probe) <> 512 OR vector_norm(p_probe) = 0
+       OR p_model IS NULL OR p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
        OR p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000 THEN
         PERFORM studio_raise_invalid(coalesce((SELECT jsonb_agg(err) FROM (
-            SELECT studio_error(NULL, NULL, 'k', 'out_of_range', 'k must be from 1 to 100') AS err
+            SELECT studio_error(NULL, NULL, 'probe', 'required', 'probe is required') AS err
+            WHERE p_probe IS NULL
+            UNION ALL
+            SELECT studio_error(NULL, NULL, 'probe', 'invalid_value',
+                                format('probe must have 512 dimensions, not %s', vector_dims(p_probe)))
+            WHERE vector_dims(p_probe) <> 512
+            UNION ALL
+            SELECT studio_error(NULL, NULL, 'probe', 'zero_vector', 'probe must not be all zeros')
+            WHERE vector_norm(p_probe) = 0
+            UNION ALL
+            SELECT studio_error(NULL, NULL, 'model', 'required', 'model is required')
+            WHERE p_model IS NULL
+            UNION ALL
+            SELECT studio_error(NULL, NULL, 'k', 'out_of_range', 'k must be from 1 to 100')
             WHERE p_k IS NULL OR p_k NOT BETWEEN 1 AND 100
             UNION ALL
             SELECT studio_error(NULL, NULL, 'ef_search', 'out_of_range',
@@ -46,6 +72,10 @@ BEGIN
             WHERE p_ef_search IS NULL OR p_ef_search NOT BETWEEN 1 AND 1000
         ) AS errors), '[]'));
     END IF;
+    -- Unit length, as the API's probes are: cosine distance ignores the
+    -- length, but its float arithmetic does not (a probe of 1e38s would
+    -- overflow to a similarity of 0 with everyone).
+    v_probe := l2_normalize(p_probe);
     PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
     v_search := gallery_search_name(p_model);
@@ -53,10 +83,12 @@ BEGIN
         -- Planning this call is a function call's; the search inside runs
         -- the plan its session keeps.
         RETURN QUERY EXECUTE format('SELECT * FROM %I($1, $2, $3, $4)', v_search)
-            USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
+            USING v_probe, p_k * 10, p_k, p_allowed_sources;
     ELSE
         RETURN QUERY EXECUTE gallery_search_query(p_model)
-            USING p_probe::vector(512), p_k * 10, p_k, p_allowed_sources;
+            USING v_probe, p_k * 10, p_k, p_allowed_sources;
     END IF;
+    PERFORM set_config('hnsw.ef_search', coalesce(v_ef_search, '40'), true);
+    PERFORM set_config('hnsw.iterative_scan', coalesce(v_iterative, 'off'), true);
 END
 $$;

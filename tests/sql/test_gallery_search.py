@@ -277,3 +277,69 @@ def test_build_memory_holds_the_graph_and_never_less_than_a_gigabyte():
             assert (
                 memory == gallery_index.MIN_BUILD_MEMORY_MB or memory * 2**20 < 1.1 * graph + 2**20
             )
+
+
+ZERO, SHORT = "[" + ",".join(["0"] * 512) + "]", "[1,2,3]"
+
+
+@pytest.mark.parametrize(
+    ("probe", "model", "k", "ef_search", "refused"),
+    [
+        (None, "buffalo_s", 5, 100, {("probe", "required")}),
+        (ZERO, "buffalo_s", 5, 100, {("probe", "zero_vector")}),
+        (SHORT, "buffalo_s", 5, 100, {("probe", "invalid_value")}),
+        ("ok", None, 5, 100, {("model", "required")}),
+        ("ok", "buffalo_s", None, 100, {("k", "out_of_range")}),
+        ("ok", "buffalo_s", 0, 100, {("k", "out_of_range")}),
+        ("ok", "buffalo_s", 101, 100, {("k", "out_of_range")}),
+        ("ok", "buffalo_s", 5, None, {("ef_search", "out_of_range")}),
+        ("ok", "buffalo_s", 5, 1001, {("ef_search", "out_of_range")}),
+        (
+            ZERO,
+            None,
+            0,
+            0,
+            {
+                ("probe", "zero_vector"),
+                ("model", "required"),
+                ("k", "out_of_range"),
+                ("ef_search", "out_of_range"),
+            },
+        ),
+    ],
+)
+def test_match_faces_refuses_what_the_api_refuses_naming_each_field(
+    conn, probe, model, k, ef_search, refused
+):
+    import json
+
+    import psycopg
+
+    if probe == "ok":
+        probe = "[" + ",".join(["0.1"] * 512) + "]"
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as caught:
+        conn.execute(
+            "SELECT * FROM match_faces(%s::vector, %s, %s, %s)", (probe, model, k, ef_search)
+        )
+    errors = json.loads(caught.value.diag.message_detail)
+    assert {(e["field"], e["code"]) for e in errors} == refused
+
+
+def test_match_faces_searches_at_unit_length_and_gives_the_settings_back(conn, db_url):
+    register_vector(conn)
+    rng = np.random.default_rng(5)
+    _load(conn, [("Ann", None, ["buffalo_s"] * 2), ("Bo", None, ["buffalo_s"])], rng)
+    probe = rng.normal(size=512).astype(np.float32)
+    probe /= np.linalg.norm(probe)
+    unit = _search(conn, probe, "buffalo_s", 5, 100, None)
+    # 1e38 a number: its norm overflows float4 but not the search.
+    huge = probe / np.abs(probe).max() * np.float32(3e38)
+    assert _same(_search(conn, huge, "buffalo_s", 5, 100, None), unit)
+    with Database(db_url) as database:
+        gallery_index.build(database, "buffalo_s")
+    conn.execute("BEGIN")
+    conn.execute("SET LOCAL hnsw.ef_search = 7")
+    assert _same(_search(conn, probe, "buffalo_s", 5, 300, None), unit)
+    assert conn.execute("SHOW hnsw.ef_search").fetchone()[0] == "7"
+    assert conn.execute("SHOW hnsw.iterative_scan").fetchone()[0] == "off"
+    conn.execute("ROLLBACK")
