@@ -92,6 +92,10 @@ class GunicornServer(BaseApplication):
             # 100k-identity sync can take several.
             "timeout": 120,
             "graceful_timeout": 20,
+            # Longer than any client of ours waits between calls (workers
+            # poll every 2 s, gunicorn's own keep-alive): a connection the
+            # server closes as the client reuses it loses that request.
+            "keepalive": 30,
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",

@@ -78,6 +78,11 @@ SELECT complete_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
 -- sources).
 SELECT fail_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
 
+-- release_job --
+-- Give a held job back to the queue unworked, the claim not counted (job,
+-- request, allowed sources).
+SELECT release_job(%s::bigint, %s::jsonb, p_allowed_sources => %s::text[])
+
 -- job_status --
 -- One job as its submitter sees it (job, allowed sources).
 SELECT job_status(%s::bigint, %s::text[])

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.camera_feed import SourceError
+from worker.camera_feed import SourceError, check_source
 from worker.camera_recognition import ApiMatcher, recognize_source
 from worker.studio_client import StudioClient, StudioError
 
@@ -86,6 +86,10 @@ def read_cameras(path: Path) -> list[Camera]:
             raise CameraConfigError(f"{where} ({name}): enabled must be true or false")
         names.add(name)
         if enabled:
+            try:  # a file camera's file is there from the start, or never
+                check_source(url)
+            except SourceError as exc:
+                raise CameraConfigError(f"{where} ({name}): {exc}") from exc
             cameras.append(Camera(name, url, float(fps), enabled))
     if not cameras:
         raise CameraConfigError(f"{path}: every camera is disabled")
@@ -262,21 +266,42 @@ class CameraService:
                     break
                 # Refused for good (a person deleted meanwhile, a bad field):
                 # resending cannot help.
-                log.warning("camera %s: sighting refused: %s", camera.name, _refusal(exc))
+                log.warning("camera %s: sighting refused: %s", camera.name, exc)
                 status.sightings_refused += 1
-                status.last_error = f"sighting refused: {_refusal(exc)}"[:300]
+                status.last_error = f"sighting refused: {exc}"[:300]
             else:
                 status.sightings_sent += 1
             unsent.popleft()
         status.sightings_waiting = len(unsent)
 
 
-def check_with_studio(client: StudioClient, cameras: list[Camera]) -> None:
-    """Before any model loads, what Studio would refuse of every sighting: a
+def check_recognition(client: StudioClient, model: str) -> None:
+    """Before any model loads, whether Studio would match this box's faces: a
+    token without the recognize scope, or a model Studio has no thresholds
+    for. A call without probes asks it: Studio checks the model first, then
+    refuses the empty list. Raises CameraConfigError; returns when Studio is
+    away (the box starts, and asks again)."""
+    try:
+        client.recognize([], model=model, k=1)
+    except StudioError as exc:
+        if exc.status in (401, 403):
+            raise CameraConfigError(f"Studio refuses this token's recognition: {exc}") from exc
+        for error in exc.errors if exc.status == 400 else []:
+            if error.get("field") == "model":
+                raise CameraConfigError(
+                    f"STUDIO_MODEL={model}: Studio does not recognise with it: "
+                    f"{error.get('message')}"
+                ) from exc
+
+
+def check_with_studio(client: StudioClient, cameras: list[Camera], model: str) -> None:
+    """Before any model loads, what Studio would refuse: recognition with this
+    token and model (check_recognition()), and every camera's sightings: a
     token that may not record them, a camera name it does not take. An empty
     sighting of each camera asks it: 403 says the scope is missing, and a 400
     names the camera field when the name is refused. Nothing is stored either
     way. Raises CameraConfigError."""
+    check_recognition(client, model)
     for camera in cameras:
         try:
             client.record_sighting({"camera": camera.name})
@@ -292,12 +317,6 @@ def check_with_studio(client: StudioClient, cameras: list[Camera]) -> None:
                     raise CameraConfigError(
                         f"camera {camera.name!r}: Studio refuses the name: {error.get('message')}"
                     ) from exc
-
-
-def _refusal(exc: StudioError) -> str:
-    """A refusal with the fields and codes it names."""
-    details = "; ".join(f"{e.get('field')}: {e.get('code')}" for e in exc.errors if e.get("field"))
-    return f"{exc} ({details})" if details else str(exc)
 
 
 def _is_stream(url: str) -> bool:

@@ -79,6 +79,25 @@ class JobStopped(RuntimeError):
     """The worker was asked to stop in the middle of the job."""
 
 
+class WorkerRefused(RuntimeError):
+    """Studio refuses this worker itself: its token (401, a missing scope), its
+    model name, or its own claim (a worker ID or lease out of bounds). No job
+    can succeed here, and none is to blame: the job held goes back to the
+    queue, and the worker stops."""
+
+
+class StudioUnavailable(RuntimeError):
+    """Studio could not be asked for a job, and the worker was told to exit
+    when idle: whether it is idle is not known."""
+
+
+def refuses_worker(exc: StudioError) -> bool:
+    """Whether a refusal is of the worker rather than of the job's data."""
+    return exc.status in (401, 403) or (
+        exc.status == 400 and any(e.get("field") == "model" for e in exc.errors)
+    )
+
+
 def assessed(image: np.ndarray, detections: list[Detection]) -> list[tuple[Detection, FaceQuality]]:
     """Each detection with its quality."""
     return [(d, assess(image, d)) for d in detections]
@@ -185,7 +204,11 @@ class FaceEmbedWorker:
         while not self.stopping.is_set() and (max_jobs is None or handled < max_jobs):
             try:
                 job = self.studio.claim_job(self.worker_id, self.settings.lease_seconds)
-            except (StudioError, OSError) as exc:
+            except StudioError as exc:
+                if exc.status in (400, 401, 403):  # the claim itself, the token
+                    raise WorkerRefused(f"Studio refuses this worker's claims: {exc}") from exc
+                if exit_when_idle:
+                    raise StudioUnavailable(f"could not claim a job: {exc}") from exc
                 log.warning("claim failed: %s", exc)
                 job = None
             if job is None:
@@ -200,9 +223,11 @@ class FaceEmbedWorker:
     # ------------------------------------------------------------ one job
 
     def process(self, job: dict) -> None:
-        """Run one claimed job to complete, fail or release."""
+        """Run one claimed job to complete, fail or release. Raises
+        WorkerRefused (the job released) when Studio refuses the worker."""
         job_id = job["job_id"]
         log.info("job %s: attempt %s, config %s", job_id, job["attempt"], job["config"])
+        run = JobRun(total=0)
         try:
             entries = self._resolve(job.get("config"))
             run = JobRun(total=len(entries))
@@ -221,12 +246,16 @@ class FaceEmbedWorker:
         except JobAbandoned:
             log.warning("job %s: lease lost to another worker; dropped", job_id)
         except JobStopped as exc:
-            self._fail(job, str(exc), retryable=True)
+            log.info("job %s: %s", job_id, exc)
+            self._release(job, run)
         except CatalogError as exc:
             self._fail(job, str(exc), retryable=exc.retryable)
         except StudioError as exc:
             if exc.status == 409:
                 log.warning("job %s: lease lost; dropped", job_id)
+            elif refuses_worker(exc):
+                self._release(job, run)
+                raise WorkerRefused(f"Studio refuses this worker: {exc}") from exc
             else:
                 self._fail(job, f"Studio answered {exc.status}: {exc}", retryable=exc.status >= 500)
         except Exception as exc:
@@ -234,6 +263,14 @@ class FaceEmbedWorker:
             # cause, the worker goes on with the next one.
             log.exception("job %s: unexpected error", job_id)
             self._fail(job, f"worker error: {type(exc).__name__}: {exc}", retryable=False)
+
+    def _release(self, job: dict, run: JobRun) -> None:
+        """Give the job back unworked: claimable at once, the claim not counted."""
+        try:
+            self.studio.release_job(job, {"done": run.done, "total": run.total})
+            log.info("job %s released for another worker", job["job_id"])
+        except StudioError as exc:  # its lease runs out instead
+            log.warning("job %s: could not release it: %s", job["job_id"], exc)
 
     def _fail(self, job: dict, error: str, *, retryable: bool) -> None:
         log.error("job %s failed: %s", job["job_id"], error)

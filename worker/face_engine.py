@@ -168,10 +168,13 @@ class FaceEngine:
 
     def fine_input(self, width: int, height: int) -> tuple[int, int]:
         """The detector's input (width, height) for the fine pass: the image's
-        own size (or det_size as its long side), rounded up to the detector's
-        stride of 32 so that nothing is scaled that need not be."""
+        own size, shrunk to det_size (or MAX_FINE_SIDE) as its long side when
+        larger, never enlarged (a bigger input finds no face the image does
+        not hold, and costs memory and time with the square of its side),
+        rounded up to the detector's stride of 32 so that nothing is scaled
+        that need not be."""
         long_side = max(width, height)
-        scale = self.det_size / long_side if self.det_size else min(1.0, MAX_FINE_SIDE / long_side)
+        scale = min(1.0, (self.det_size or MAX_FINE_SIDE) / long_side)
         return (-(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -245,26 +248,28 @@ def merge_detections(detections: list[Detection]) -> list[Detection]:
 def parse_det_size(value: str | None) -> int | None:
     """STUDIO_DET_SIZE: "auto" (or unset) for each image's own size, or the
     long side in pixels (a multiple of 32, 160 to 8192). Raises ValueError."""
-    if value is None or value.strip().lower() in ("", "auto"):
+    text = (value or "").strip()
+    if text.lower() in ("", "auto"):
         return None
-    if not value.strip().isdigit() or not (160 <= int(value) <= 8192) or int(value) % 32:
+    if not (text.isascii() and text.isdigit()) or not 160 <= int(text) <= 8192 or int(text) % 32:
         raise ValueError(
             f"STUDIO_DET_SIZE={value!r}: use auto, or a multiple of 32 from 160 to 8192"
         )
-    return int(value)
+    return int(text)
 
 
 def parse_threads(value: str | None) -> int | None:
-    """STUDIO_INFERENCE_THREADS: unset, empty or 0 for onnxruntime's own
-    choice, or a number of threads from 1 to 256. Raises ValueError."""
-    text = (value or "").strip()
-    if text in ("", "0"):
+    """STUDIO_INFERENCE_THREADS: unset or 0 for onnxruntime's own choice, or a
+    number of threads from 1 to 256 (ASCII digits, as every whole-number
+    setting). Raises ValueError."""
+    if value is None:
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 256:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > 256:
         raise ValueError(
             f"STUDIO_INFERENCE_THREADS={value!r}: use 0 (onnxruntime decides) or 1 to 256"
         )
-    return int(text)
+    return int(text) or None
 
 
 def load_engine(
@@ -277,6 +282,16 @@ def load_engine(
     STUDIO_MODEL_ROOT). The offline buffalo_s pack is laid out on demand; any
     other missing pack is ModelNotFound (never a download)."""
     root = model_root or DEFAULT_ROOT
-    if model == OFFLINE_PACK:
-        offline_pack(root)
-    return FaceEngine(root, model, det_size=det_size, threads=threads)
+    try:
+        # The offline pack is laid out unless its files are there already
+        # (a worker-only install has them copied, without the package).
+        if model == OFFLINE_PACK and not all(
+            (Path(root) / "models" / OFFLINE_PACK / name).is_file() for name in _OFFLINE_FILES
+        ):
+            offline_pack(root)
+        return FaceEngine(root, model, det_size=det_size, threads=threads)
+    except OSError as exc:  # a root that is a file, unreadable, on a full disk
+        raise ModelNotFound(
+            f"the face model root {root} cannot be used: {exc.strerror or exc} "
+            "(STUDIO_MODEL_ROOT: a folder holding models/NAME/*.onnx)"
+        ) from exc

@@ -64,7 +64,15 @@ def unreachable(server: str, exc: requests.RequestException, tries: int) -> str:
     while cause.__context__ is not None or getattr(cause, "reason", None) is not None:
         reason = getattr(cause, "reason", None)
         cause = reason if isinstance(reason, BaseException) else cause.__context__
-    if "Timeout" in type(cause).__name__ or isinstance(exc, requests.Timeout):
-        return f"{server} did not answer in time (after {tries} tries)"
+    timed_out = "Timeout" in type(cause).__name__ or isinstance(exc, requests.Timeout)
+    # Only a connection that could not be made is tried again (and a read
+    # that timed out, where the session repeats reads); a connection the
+    # server dropped mid-answer is not, so it was one try.
+    retried = isinstance(exc, requests.ConnectionError) and (
+        timed_out or "NewConnectionError" in repr(exc) or "ConnectTimeout" in repr(exc)
+    )
+    after = f" (after {tries} tries)" if retried and tries > 1 else ""
+    if timed_out:
+        return f"{server} did not answer in time{after}"
     detail = str(cause).rsplit("]", 1)[-1].strip() or type(cause).__name__
-    return f"cannot connect to {server}: {detail} (after {tries} tries)"
+    return f"cannot connect to {server}: {detail}{after}"

@@ -33,6 +33,10 @@ ENVIRONMENT = {
 }
 
 
+class SettingError(ValueError):
+    """A variable is missing or wrong; the message names it."""
+
+
 @dataclass(frozen=True)
 class WorkerEnvironment:
     studio_url: str
@@ -48,30 +52,36 @@ class WorkerEnvironment:
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> WorkerEnvironment:
-        """Raises SystemExit naming the variable that is missing or wrong."""
-        studio_url = env.get("STUDIO_URL")
+        """Raises SettingError naming the variable that is missing or wrong.
+        Values are read as `studio` reads them: surrounding spaces dropped,
+        an empty value the same as none."""
+        value = {name: (env.get(name) or "").strip() for name in ENVIRONMENT}
+        studio_url = value["STUDIO_URL"]
         if not studio_url:
-            raise SystemExit("error: set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
-        level = env.get("STUDIO_LOG_LEVEL", "INFO").upper()
+            raise SettingError("set STUDIO_URL (and STUDIO_TOKEN) to the Studio API")
+        for name in ("STUDIO_URL", "ALFRED_URL"):
+            if value[name] and not _is_http_url(value[name]):
+                raise SettingError(f"{name}={value[name]!r}: expected an http:// or https:// URL")
+        level = (value["STUDIO_LOG_LEVEL"] or "INFO").upper()
         if level not in logs.LEVELS:
-            raise SystemExit(f"error: STUDIO_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING, ERROR")
-        fmt = env.get("STUDIO_LOG_FORMAT", "text").lower()
+            raise SettingError(f"STUDIO_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING, ERROR")
+        fmt = (value["STUDIO_LOG_FORMAT"] or "text").lower()
         if fmt not in ("text", "json"):
-            raise SystemExit(f"error: STUDIO_LOG_FORMAT={fmt!r}: use text or json")
-        root = env.get("STUDIO_MODEL_ROOT")
+            raise SettingError(f"STUDIO_LOG_FORMAT={fmt!r}: use text or json")
         from worker.face_engine import parse_det_size, parse_threads
 
         try:
             det_size = parse_det_size(env.get("STUDIO_DET_SIZE"))
             threads = parse_threads(env.get("STUDIO_INFERENCE_THREADS"))
         except ValueError as exc:
-            raise SystemExit(f"error: {exc}") from exc
+            raise SettingError(str(exc)) from exc
+        root = value["STUDIO_MODEL_ROOT"]
         return cls(
             studio_url=studio_url,
-            studio_token=env.get("STUDIO_TOKEN") or None,
-            alfred_url=env.get("ALFRED_URL") or "http://alfred:8082",
-            alfred_token=env.get("ALFRED_TOKEN") or None,
-            model=env.get("STUDIO_MODEL") or "buffalo_l",
+            studio_token=value["STUDIO_TOKEN"] or None,
+            alfred_url=value["ALFRED_URL"] or "http://alfred:8082",
+            alfred_token=value["ALFRED_TOKEN"] or None,
+            model=value["STUDIO_MODEL"] or "buffalo_l",
             model_root=Path(root) if root else None,
             det_size=det_size,
             inference_threads=threads,
@@ -80,14 +90,30 @@ class WorkerEnvironment:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _is_http_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def environment_epilog() -> str:
+    """The variables the worker reads, for --help (studio-worker's and `studio worker`'s)."""
     width = max(map(len, ENVIRONMENT))
-    lines = "\n".join(f"  {name:<{width}} {text}" for name, text in ENVIRONMENT.items())
+    return "environment:\n" + "\n".join(
+        f"  {name:<{width}} {text}" for name, text in ENVIRONMENT.items()
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio-worker",
         description="Claim face_detect_embed jobs from Studio, read the photos from the "
         "catalog into memory, and post face vectors (never photos) back to Studio.",
-        epilog=f"environment:\n{lines}",
+        epilog=environment_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
@@ -100,20 +126,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-when-idle", action="store_true", help="exit when no job waits")
     parser.add_argument(
         "--lease-seconds",
-        type=int,
+        type=_lease_seconds,
         default=120,
-        help="how long a claim holds a job between heartbeats (default %(default)s)",
+        help="how long a claim holds a job between heartbeats, 10 to 3600 (default %(default)s)",
     )
+
+
+def _lease_seconds(text: str) -> int:
+    """--lease-seconds: Studio's bounds, checked before the models load."""
+    if not text.strip().isascii() or not text.strip().isdigit() or not 10 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of seconds from 10 to 3600")
+    return int(text)
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     """Run the worker as `args` say. Returns the exit status."""
     from worker.catalog_client import CatalogClient
-    from worker.face_embed_worker import FaceEmbedWorker, WorkerSettings
+    from worker.face_embed_worker import (
+        FaceEmbedWorker,
+        StudioUnavailable,
+        WorkerRefused,
+        WorkerSettings,
+    )
     from worker.face_engine import ModelNotFound, load_engine
     from worker.studio_client import StudioClient
 
-    config = WorkerEnvironment.read(os.environ if env is None else env)
+    try:
+        config = WorkerEnvironment.read(os.environ if env is None else env)
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logs.configure(config.log_level, config.log_format)
     try:
         engine = load_engine(
@@ -130,7 +172,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
         worker_id=args.worker_id,
     )
     worker.install_signal_handlers()
-    worker.run(max_jobs=1 if args.once else None, exit_when_idle=args.exit_when_idle)
+    try:
+        worker.run(max_jobs=1 if args.once else None, exit_when_idle=args.exit_when_idle)
+    except WorkerRefused as exc:  # the token, the model: nothing here can succeed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except StudioUnavailable as exc:  # asked to exit when idle, but idle is unknown
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -22,11 +22,21 @@ class StudioError(RuntimeError):
     def __init__(self, status: int, body: dict[str, Any]):
         self.status = status
         self.body = body
-        super().__init__(f"HTTP {status}: {body.get('message', body)}")
+        # The fields a refusal names, with why: a log line that says only
+        # "payload rejected: 1 error(s)" leaves its reader guessing.
+        named = "; ".join(
+            f"{e.get('field')}: {e.get('message') or e.get('code')}"
+            for e in self.errors[:3]
+            if isinstance(e, dict) and e.get("field")
+        )
+        more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+        message = f"HTTP {status}: {body.get('message', body)}"
+        super().__init__(f"{message} [{named}{more}]" if named else message)
 
     @property
     def errors(self) -> list[dict[str, Any]]:
-        return self.body.get("errors", [])
+        errors = self.body.get("errors", []) if isinstance(self.body, dict) else []
+        return errors if isinstance(errors, list) else []
 
 
 class StudioClient:
@@ -112,6 +122,10 @@ class StudioClient:
 
     def fail_job(self, job: dict, error: str, *, retryable: bool) -> dict:
         return self._job_call(job, "fail", error=error, retryable=retryable)
+
+    def release_job(self, job: dict, progress: dict) -> dict:
+        """Give the job back unworked: claimable at once, the claim not counted."""
+        return self._job_call(job, "release", progress=progress)
 
     def _job_call(self, job: dict, action: str, **body) -> dict:
         return self._request(

@@ -29,13 +29,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     offline.set_defaults(func=cmd_models_offline)
 
-    from worker.main import ENVIRONMENT, add_arguments
+    from worker.main import add_arguments, environment_epilog
 
     worker = sub.add_parser(
         "worker",
         help="run face_embed_worker (the same as studio-worker)",
-        epilog="environment:\n"
-        + "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items()),
+        epilog=environment_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(worker)

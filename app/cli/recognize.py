@@ -101,6 +101,7 @@ def camera_engine(settings: Settings):
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from worker.camera_feed import SourceError, check_source, is_image
     from worker.camera_recognition import ApiMatcher, gallery_warning, recognize_source
+    from worker.camera_service import CameraConfigError, check_recognition
     from worker.face_engine import ModelNotFound
     from worker.studio_client import StudioClient
 
@@ -110,13 +111,20 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"--k must be from 1 to {MAX_K}", status=2)
     if args.max_retries is not None and args.max_retries < 0:
         raise CommandError("--max-retries must be 0 or more", status=2)
+    client = (
+        StudioClient(settings.studio_url, settings.studio_token) if settings.studio_url else None
+    )
     try:
         check_source(args.source)  # before minutes of model loading, not after
+        if client is not None:  # asked once: Studio away is found out soon enough after
+            check_recognition(
+                StudioClient(settings.studio_url, settings.studio_token, unavailable_retries=0),
+                settings.model,
+            )
         engine = camera_engine(settings)
-    except (SourceError, ModelNotFound) as exc:
+    except (SourceError, ModelNotFound, CameraConfigError) as exc:
         raise CommandError(str(exc), status=2) from exc
-    if settings.studio_url:
-        client = StudioClient(settings.studio_url, settings.studio_token)
+    if client is not None:
         matcher = ApiMatcher(client, engine.model_name)
     else:
         recognizer = PersonRecognizer(open_database(settings), engine.model_name, listen=False)
@@ -177,7 +185,13 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     client = StudioClient(settings.studio_url, settings.studio_token)
     try:
         cameras = read_cameras(Path(args.config))
-        check_with_studio(client, cameras)  # before minutes of model loading
+        # Before minutes of model loading; asked once (a Studio away is
+        # retried by the cameras themselves).
+        check_with_studio(
+            StudioClient(settings.studio_url, settings.studio_token, unavailable_retries=0),
+            cameras,
+            settings.model,
+        )
         engine = camera_engine(settings)
     except (CameraConfigError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc

@@ -187,6 +187,11 @@ def document(default_model: str = "buffalo_l", calibrated: Iterable[str] = ()) -
                     ("heartbeat", "Extend the lease and record progress (worker)"),
                     ("complete", "Finish the job with its result (worker)"),
                     ("fail", "Fail the job; retried with backoff while attempts remain (worker)"),
+                    (
+                        "release",
+                        "Give the job back unworked, claimable at once; the claim is not "
+                        "counted as an attempt (a worker stopping)",
+                    ),
                 ]
             },
             "/api/recognize": {

@@ -289,6 +289,11 @@ SCHEMAS: dict[str, Any] = {
         retryable={"type": "boolean", "default": True},
         progress=_JOB_FIELDS["progress"],
     ),
+    "ReleaseRequest": _worker_request(
+        required=["lease_token"],
+        lease_token=_UUID,
+        progress=_JOB_FIELDS["progress"],
+    ),
     "RecognizeResponse": {
         "type": "object",
         "required": ["success", "results"],

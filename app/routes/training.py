@@ -58,6 +58,14 @@ def fail(job_id: int):
     return database().value(queries.FAIL_JOB, job_id, json_body_text(), g.caller.allowed_sources)
 
 
+@bp.post("/api/training/jobs/<int:job_id>/release")
+@require("jobs:work")
+def release(job_id: int):
+    """Give a held job back unworked (a worker stopping): claimable at once,
+    the claim not counted as an attempt."""
+    return database().value(queries.RELEASE_JOB, job_id, json_body_text(), g.caller.allowed_sources)
+
+
 @bp.get("/api/training/jobs/<int:job_id>")
 @require("jobs:submit")
 def status(job_id: int):

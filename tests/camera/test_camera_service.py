@@ -30,6 +30,16 @@ def test_a_cameras_file_is_read_and_disabled_cameras_left_out(tmp_path):
     assert (door.name, door.url, door.fps) == ("door", "rtsp://cam/1", 4.0)
 
 
+def test_a_file_camera_without_its_file_is_refused_at_start(tmp_path):
+    path = tmp_path / "cameras.toml"
+    path.write_text(
+        f'[[camera]]\nname = "clip"\nurl = "{CLIP}"\n\n'
+        f'[[camera]]\nname = "gone"\nurl = "{tmp_path / "gone.mp4"}"\n'
+    )
+    with pytest.raises(CameraConfigError, match=r"camera 2 \(gone\): .*gone.mp4: no such file"):
+        read_cameras(path)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     field=st.sampled_from(["name", "url", "fps", "enabled", "colour"]),

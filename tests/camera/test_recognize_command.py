@@ -227,3 +227,16 @@ def test_the_engine_settings_reach_the_camera_engine(model_root):
     for session in (engine.detector.session, engine.recognizer.session):
         assert session.get_session_options().intra_op_num_threads == 1
     assert camera_engine(Settings.from_env(pack)).det_size is None  # auto: each frame's own size
+
+
+def test_a_model_or_token_the_api_refuses_is_one_line_before_any_model_loads(
+    live_server, conn, tmp_path
+):
+    for token, model, said in [
+        (make_token(conn, ["recognize"]), "mypack", "STUDIO_MODEL=mypack: Studio does not"),
+        (make_token(conn, ["identities:read"]), "buffalo_s", "refuses this token's recognition"),
+    ]:
+        env = camera_env(live_server, token, tmp_path / "none", tmp_path)
+        result = recognize(PROBES / "obama1.jpg", env=env | {"STUDIO_MODEL": model}, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert said in result.stderr and result.stderr.count("\n") == 1

@@ -148,3 +148,27 @@ def test_a_token_or_camera_studio_would_refuse_stops_the_service_before_it_start
     assert result.returncode == 2
     assert "camera '/home/me/cam.jpg': Studio refuses the name" in result.stderr
     assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("scopes", "model", "said"),
+    [
+        (["sightings:write"], "buffalo_s", "Studio refuses this token's recognition"),
+        (["recognize", "sightings:write"], "mypack", "STUDIO_MODEL=mypack: Studio does not"),
+    ],
+)
+def test_recognition_studio_would_refuse_stops_the_service_before_it_starts(
+    live_server, conn, tmp_path, scopes, model, said
+):
+    cameras = tmp_path / "cameras.toml"
+    cameras.write_text(f'[[camera]]\nname = "stage"\nurl = "{CLIP}"\n')
+    env = watch_env(live_server, make_token(conn, scopes), tmp_path / "none", tmp_path)
+    result = subprocess.run(
+        [STUDIO, "watch", str(cameras)],
+        env=env | {"STUDIO_MODEL": model},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and result.stderr.count("\n") == 1

@@ -106,6 +106,32 @@ def test_non_retryable_failure_is_final(conn):
     )
 
 
+def test_a_released_job_is_claimable_at_once_and_the_claim_is_not_counted(conn):
+    submit(conn, max_attempts=2)
+    at = T0
+    for _ in range(5):  # more releases than attempts: none of them is a failure
+        job = claim(conn, at=at)
+        assert job["attempt"] == 1
+        released = worker_call(conn, "release_job", job, at, progress={"done": 1, "total": 3})
+        assert (released["state"], released["attempt"]) == ("queued", 0)
+        assert released["progress"] == {"done": 1, "total": 3} and released["errors"] == []
+        assert "lease_token" not in released and released["finished_at"] is None
+    # A failure after them is the first attempt's.
+    job = claim(conn, at=at)
+    failed = worker_call(conn, "fail_job", job, at, error="catalog answered 503")
+    assert (failed["state"], [e["attempt"] for e in failed["errors"]]) == ("retrying", [1])
+    # Released twice, or after the lease moved on: stale, and nothing changes.
+    job = claim(conn, at=at + timedelta(seconds=10))
+    worker_call(conn, "release_job", job, at + timedelta(seconds=10))
+    before = table_digest(conn)
+    with pytest.raises(psycopg.Error) as info:
+        worker_call(conn, "release_job", job, at + timedelta(seconds=11))
+    assert info.value.sqlstate == "GT002"
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        worker_call(conn, "release_job", job, at, error="not a field of release")
+    assert table_digest(conn) == before
+
+
 def test_expired_lease_is_requeued_and_the_old_worker_is_refused(conn):
     submit(conn)
     first = claim(conn, "w1", T0, lease_seconds=60)
@@ -116,6 +142,7 @@ def test_expired_lease_is_requeued_and_the_old_worker_is_refused(conn):
         ("heartbeat_job", {"progress": {"done": 9}}),
         ("complete_job", {}),
         ("fail_job", {"error": "late"}),
+        ("release_job", {}),
     ]:
         with pytest.raises(psycopg.Error) as info:
             worker_call(conn, function, first, T0 + timedelta(seconds=62), **body)

@@ -56,15 +56,32 @@ def test_a_small_face_in_a_large_frame_is_found_and_embedded(engine, frame_size,
 def test_det_size_names_the_variable_when_wrong():
     assert parse_det_size(None) is None and parse_det_size("auto") is None
     assert parse_det_size("1920") == 1920
-    for bad in ("50x0", "100", "641", "-640"):
+    for bad in ("50x0", "100", "641", "-640", "¹⁶⁰", "②", "６４０", "٦٤٠"):
         with pytest.raises(ValueError, match="STUDIO_DET_SIZE"):
             parse_det_size(bad)
 
 
+@pytest.mark.parametrize(
+    ("det_size", "image", "expected"),
+    [
+        (None, (501, 700), (512, 704)),  # auto: the image's own size, on the stride
+        (None, (3840, 2160), (3840, 2176)),
+        (None, (8000, 4000), (4096, 2048)),  # auto never past MAX_FINE_SIDE
+        (640, (1920, 1080), (640, 384)),  # a long side shrinks larger images to it
+        (8192, (501, 700), (512, 704)),  # and never enlarges smaller ones
+        (1280, (640, 480), (640, 480)),
+    ],
+)
+def test_the_detector_input_shrinks_to_det_size_and_never_enlarges(det_size, image, expected):
+    engine = FaceEngine.__new__(FaceEngine)  # the arithmetic only: no models
+    engine.det_size = det_size
+    assert engine.fine_input(*image) == expected
+
+
 def test_threads_name_the_variable_when_wrong():
-    assert parse_threads(None) is None and parse_threads("") is None and parse_threads("0") is None
-    assert parse_threads("1") == 1 and parse_threads(" 16 ") == 16
-    for bad in ("-1", "257", "1.5", "two", "²"):
+    assert parse_threads(None) is None and parse_threads("0") is None
+    assert parse_threads("00") is None and parse_threads("1") == 1 and parse_threads(" 16 ") == 16
+    for bad in ("", " ", "-1", "257", "1.5", "two", "²", "６", "٦"):
         with pytest.raises(ValueError, match="STUDIO_INFERENCE_THREADS"):
             parse_threads(bad)
 

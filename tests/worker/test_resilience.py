@@ -188,7 +188,13 @@ def test_sigterm_releases_the_job_for_another_worker(studio, engine, tmp_path, l
             process.wait()
             process.stderr.close()
         released = studio.job(job["job_id"])
-        assert released["state"] == "retrying" and "released" in released["error"]
+        # Back in the queue at once, the claim not counted: stopping a worker
+        # is not the job's failure, however often it happens.
+        assert released["state"] == "queued" and released["attempt"] == 0
+        assert released["error"] is None and released["errors"] == []
+        assert 0 < released["progress"]["done"] < released["progress"]["total"]
+        taken = studio.claim_job("next", 60)
+        assert taken is not None and taken["job_id"] == job["job_id"] and taken["attempt"] == 1
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def test_without_studio_url_the_worker_says_what_to_set():
         timeout=60,
         env={"PATH": "/usr/bin:/bin"},
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == "error: set STUDIO_URL (and STUDIO_TOKEN) to the Studio API"
 
 
