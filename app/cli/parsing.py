@@ -59,7 +59,8 @@ def environment(*names: str) -> str:
     for name in names:
         item = by_name[name]
         text = item.metadata["help"]
-        if item.default not in (None, False):
+        # 0 is a default to show (0 == False would hide it); unset and off are not.
+        if item.default is not None and item.default is not False:
             text += f" (default: {item.default})"
         rows.append((item.metadata["env"], text))
     width = max(len(variable) for variable, _ in rows)

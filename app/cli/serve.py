@@ -17,6 +17,9 @@ from app.db import Database
 
 SETTINGS = (
     *DATABASE,
+    "database_read_url",
+    "gallery_poll_ms",
+    "statement_timeout",
     "host",
     "port",
     "max_body_bytes",
@@ -62,6 +65,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             if applied:
                 print(f"migrated the embedded database: {', '.join(applied)}", file=sys.stderr)
             first_token = _first_admin_token(database)
+    if settings.database_read_url:
+        _check_read_database(settings)
     if not settings.database_url:
         # The embedded server is ours: if it dies, start it again rather than
         # answer 503 until someone notices. Registered after the server's own
@@ -88,6 +93,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         logconfig=logs.gunicorn_logconfig(settings.log_level, settings.log_format),
     ).run()
     return 0
+
+
+def _check_read_database(settings: Settings) -> None:
+    """The read replica answers and holds this code's schema, or serve does not
+    start: a server that came up ready while recognition fails on every call
+    would be sent recognition traffic. Raises CommandError."""
+    from app.db import DatabaseUnavailable
+
+    latest = migrations.load_migrations()[-1].version
+    try:
+        with Database(settings.database_read_url, application_name="studio-serve") as replica:
+            version = migrations.current_version(replica)
+    except DatabaseUnavailable as exc:
+        raise CommandError(f"STUDIO_DATABASE_READ_URL: {exc}", status=2) from exc
+    if version < latest:
+        raise CommandError(
+            f"STUDIO_DATABASE_READ_URL: the read database is at schema version {version}, "
+            f"this code needs {latest}: is it a standby of STUDIO_DATABASE_URL, caught up?",
+            status=2,
+        )
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from flask import current_app, request
 
@@ -77,3 +78,23 @@ def whole_number_arg(args: dict[str, str], name: str, default: int) -> int:
 def database() -> Database:
     """The app's database (a pool)."""
     return current_app.extensions["studio_db"]
+
+
+_making_read_database = threading.Lock()
+
+
+def read_database() -> Database:
+    """Where recognition reads: the read replica at STUDIO_DATABASE_READ_URL (a
+    pool of its own, made at first use), else the app's database."""
+    settings = current_app.extensions["studio_settings"]
+    if not settings.database_read_url:
+        return database()
+    with _making_read_database:
+        if "studio_read_db" not in current_app.extensions:
+            current_app.extensions["studio_read_db"] = Database(
+                settings.database_read_url,
+                pool_size=settings.pool_size,
+                application_name="studio-recognize",
+                statement_timeout=settings.statement_timeout,
+            )
+        return current_app.extensions["studio_read_db"]

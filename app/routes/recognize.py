@@ -10,12 +10,11 @@ from flask import Blueprint, current_app, g
 
 from app import queries
 from app.auth import require
-from app.db import Database
 from app.errors import ApiError, invalid_field
 from app.limits import DIMENSIONS, FLOAT32_MAX, MAX_K, MAX_PROBES, SEARCH_PATHS
 from app.metrics import DECISIONS
 from app.person_recognizer import THRESHOLDS, PersonRecognizer, identified_ids, record_sightings
-from app.routes.common import database, json_body_text
+from app.routes.common import database, json_body_text, read_database
 
 bp = Blueprint("recognize", __name__)
 
@@ -37,23 +36,6 @@ def known_models() -> list[str]:
 
 
 _making = threading.RLock()
-
-
-def read_database() -> Database:
-    """Where recognition reads: the read replica at STUDIO_DATABASE_READ_URL (a
-    pool of its own, made at first use), else the app's database."""
-    settings = current_app.extensions["studio_settings"]
-    if not settings.database_read_url:
-        return database()
-    with _making:
-        if "studio_read_db" not in current_app.extensions:
-            current_app.extensions["studio_read_db"] = Database(
-                settings.database_read_url,
-                pool_size=settings.pool_size,
-                application_name="studio-recognize",
-                statement_timeout=settings.statement_timeout,
-            )
-        return current_app.extensions["studio_read_db"]
 
 
 def recognizer_for(model: str) -> PersonRecognizer:

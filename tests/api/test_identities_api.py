@@ -298,6 +298,22 @@ def test_database_unreachable_is_503_with_retry_after(tmp_path):
         app.extensions["studio_db"].close()
 
 
+def test_readyz_is_503_while_the_read_replica_is_away(db_url, tmp_path):
+    away = f"host={tmp_path} port=1 dbname=nothing user=nobody connect_timeout=1"
+    app = create_app({"database_url": db_url, "database_read_url": away, "pool_size": 1})
+    try:
+        client = app.test_client()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["Retry-After"].isdigit()
+        assert ready.get_json() | {"database": "reachable", "read_database": "unreachable"} == (
+            ready.get_json()
+        )
+    finally:
+        app.extensions["studio_db"].close()
+        if "studio_read_db" in app.extensions:
+            app.extensions["studio_read_db"].close()
+
+
 def test_health_needs_no_token(client):
     response = client.get("/healthz")
     assert response.status_code == 200

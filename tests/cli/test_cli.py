@@ -200,3 +200,35 @@ def test_serve_on_the_embedded_database_from_nothing(tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert not (data_dir / "postmaster.pid").exists(), "the embedded server must stop with Studio"
+
+
+def test_serve_refuses_a_read_database_it_cannot_use_in_one_line(db_url, empty_db_url, tmp_path):
+    """Unreachable, not a URL, or without the schema (not a standby of the
+    primary): refused before serving, so no server comes up ready while every
+    recognition would fail."""
+    port = str(free_port())
+    for read_url, said in [
+        (f"host={tmp_path} port=1 dbname=x user=nobody", "STUDIO_DATABASE_READ_URL: "),
+        ("not a url at all", "STUDIO_DATABASE_READ_URL: not a PostgreSQL URL"),
+        (empty_db_url, "the read database is at schema version 0"),
+    ]:
+        result = studio(
+            "serve",
+            db_url=db_url,
+            extra_env={"STUDIO_DATABASE_READ_URL": read_url, "STUDIO_PORT": port},
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and said in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_malformed_database_url_is_one_line_that_hides_the_value(tmp_path):
+    result = studio(
+        "identities",
+        extra_env={"STUDIO_DATABASE_URL": "host=db password=s3cret sslmode"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: STUDIO_DATABASE_URL: not a PostgreSQL URL")
+    assert "s3cret" not in result.stderr and result.stderr.count("\n") == 1
