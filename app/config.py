@@ -150,12 +150,12 @@ def _check_conninfo(name: str, text: str) -> None:
     the value (it may hold a password). Skipped where psycopg is not
     installed (the catalog side's install: no database there)."""
     try:
-        from psycopg.conninfo import conninfo_to_dict
+        from app.db import check_conninfo
     except ImportError:
         return
     try:
-        conninfo_to_dict(text)
-    except Exception as exc:  # psycopg.ProgrammingError: what libpq said
+        check_conninfo(text)
+    except ValueError as exc:
         raise ConfigError(
             f"{name}: not a PostgreSQL URL (postgresql://user:password@host:5432/dbname) "
             "or key=value connection string"

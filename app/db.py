@@ -46,6 +46,15 @@ DatabaseError = psycopg.Error
 # resources: the database is away, whatever the statement.
 DatabaseUnavailable = psycopg.OperationalError
 
+
+def check_conninfo(text: str) -> None:
+    """Raises ValueError when libpq cannot read `text` as a URL or a key=value
+    connection string (without connecting)."""
+    try:
+        conninfo_to_dict(text)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(str(exc)) from exc
+
 T = TypeVar("T")
 
 
