@@ -55,6 +55,7 @@ def check_conninfo(text: str) -> None:
     except psycopg.ProgrammingError as exc:
         raise ValueError(str(exc)) from exc
 
+
 T = TypeVar("T")
 
 
