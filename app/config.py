@@ -132,9 +132,6 @@ def _parse(item: Any, raw: str) -> Any:
         if text.lower() in ("", "0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
-    if item.name in ("database_url", "database_read_url") and text:
-        _check_conninfo(name, text)
-        return text
     if "Path" in item.type:
         return Path(text).resolve() if item.name == "data_dir" else Path(text)
     if item.name in _CHOICES:
@@ -143,20 +140,3 @@ def _parse(item: Any, raw: str) -> Any:
             raise ConfigError(f"{name}={raw!r}: expected one of {choices}")
         return text.upper() if item.name == "log_level" else text.lower()
     return text if text or item.type == "str" else None
-
-
-def _check_conninfo(name: str, text: str) -> None:
-    """Refuse a database URL libpq cannot read, naming the variable but not
-    the value (it may hold a password). Skipped where psycopg is not
-    installed (the catalog side's install: no database there)."""
-    try:
-        from app.db import check_conninfo
-    except ImportError:
-        return
-    try:
-        check_conninfo(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{name}: not a PostgreSQL URL (postgresql://user:password@host:5432/dbname) "
-            "or key=value connection string"
-        ) from exc

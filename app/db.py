@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Any, TypeVar
 
 import psycopg
@@ -32,6 +33,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from app import queries
+from app.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +49,19 @@ DatabaseError = psycopg.Error
 DatabaseUnavailable = psycopg.OperationalError
 
 
-def check_conninfo(text: str) -> None:
-    """Raises ValueError when libpq cannot read `text` as a URL or a key=value
-    connection string (without connecting)."""
-    try:
-        conninfo_to_dict(text)
-    except psycopg.ProgrammingError as exc:
-        raise ValueError(str(exc)) from exc
+def check_urls(settings: Settings) -> None:
+    """Refuse a database URL libpq cannot read (without connecting), naming
+    the variable but not the value: it may hold a password. Raises
+    ConfigError."""
+    for item in fields(settings):
+        if item.name in ("database_url", "database_read_url") and getattr(settings, item.name):
+            try:
+                conninfo_to_dict(getattr(settings, item.name))
+            except psycopg.ProgrammingError as exc:
+                raise ConfigError(
+                    f"{item.metadata['env']}: not a PostgreSQL URL "
+                    "(postgresql://user:password@host:5432/dbname) or key=value connection string"
+                ) from exc
 
 
 T = TypeVar("T")

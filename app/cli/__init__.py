@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings.from_env()
+        if settings.database_url or settings.database_read_url:
+            from app.db import check_urls  # psycopg: not on a catalog-side install
+
+            check_urls(settings)
         logs.configure(settings.log_level, settings.log_format)
         return args.func(args, settings)
     except StudioError as exc:  # the API's (or the SQL functions') refusal, item by item
