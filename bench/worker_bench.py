@@ -177,7 +177,7 @@ def main() -> None:
             "in a thread pool ahead of inference), batched recognition, ingest over",
             "HTTP, heartbeats and completion. On 2 cores inference already keeps both",
             "busy, so the decoding the pipeline must do (and the model loop was given",
-            "for free) competes with it instead of overlapping: \"models + decoding\" is",
+            'for free) competes with it instead of overlapping: "models + decoding" is',
             "the fair floor there. With more cores than inference uses, as on GPU",
             "machines, decoding runs beside inference. Detection runs one photo at a",
             "time whatever the batch (each photo has its own size); the batch is the",
