@@ -581,11 +581,15 @@ class PersonRecognizer:
         probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
         norms = np.linalg.norm(probes, axis=1, keepdims=True)
         probes = probes / np.where(norms == 0, 1, norms)
+        # The decision weighs the best identity against the second best
+        # (the margin), whatever k the caller wants to see: with k = 1 the
+        # second would otherwise never be looked at.
+        wanted = max(k, 2)
         if self.search_path(search) == "ann":
-            lists = self._match_sql(probes, k, ef_search, sources)
+            lists = self._match_sql(probes, wanted, ef_search, sources)
         else:
-            lists = self._match_exact(probes, k, sources)
-        return [Match(decide(c, thresholds), c) for c in lists]
+            lists = self._match_exact(probes, wanted, sources)
+        return [Match(decide(c, thresholds), c[:k]) for c in lists]
 
     def _match_exact(
         self, probes: np.ndarray, k: int, sources: Sequence[str] | None

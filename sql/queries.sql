@@ -188,6 +188,10 @@ SELECT sightings_page(%s::text, %s::text, %s::text, %s::text, %s::text, %s::text
 -- events; how many went.
 SELECT purge_sightings(make_interval(days => %s::integer))
 
+-- event_output_names --
+-- Every output the dispatchers have registered, enabled or not, by name.
+SELECT output FROM event_outputs ORDER BY output
+
 -- register_event_outputs --
 -- The dispatcher's outputs from its config file (a JSON array); the others
 -- are disabled.

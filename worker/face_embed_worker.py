@@ -159,6 +159,9 @@ class JobRun:
     skipped: Counter = field(default_factory=Counter)
     skipped_photos: list[tuple[str, str]] = field(default_factory=list)
     pending: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)
+    # The photos each pending person's faces came from (never sent: only for
+    # naming them in the summary if Studio refuses the person).
+    pending_photos: dict[str, list[str]] = field(default_factory=dict)
 
     def pending_faces(self) -> int:
         return sum(len(faces) for _, faces in self.pending.values())
@@ -249,7 +252,13 @@ class FaceEmbedWorker:
             log.info("job %s: %s", job_id, exc)
             self._release(job, run)
         except CatalogError as exc:
-            self._fail(job, str(exc), retryable=exc.retryable)
+            if exc.retryable and self.stopping.is_set():
+                # Told to stop while the catalog was away: the outage is not
+                # this job's to pay for; whoever claims it next tries again.
+                log.info("job %s: stopping during a catalog outage (%s)", job_id, exc)
+                self._release(job, run)
+            else:
+                self._fail(job, str(exc), retryable=exc.retryable)
         except StudioError as exc:
             if exc.status == 409:
                 log.warning("job %s: lease lost; dropped", job_id)
@@ -328,7 +337,7 @@ class FaceEmbedWorker:
                 yield photo, future
 
     def _work(self, job: dict, photos: list[PhotoRef], run: JobRun) -> None:
-        to_embed: list[tuple[np.ndarray, Detection, Person]] = []
+        to_embed: list[tuple[np.ndarray, Detection, Person, str]] = []  # image, face, who, photo
         last_beat = time.monotonic()
         for photo, future in self._prefetched(photos):
             if self.stopping.is_set():
@@ -374,17 +383,18 @@ class FaceEmbedWorker:
                 log.info("photo %s: no reference for person %s: %s", photo.id, person.id, reason)
                 run.skip(photo.id, reason)
             else:
-                to_embed.append((image, face, person))
+                to_embed.append((image, face, person, photo.id))
 
     def _embed(self, to_embed: list, run: JobRun) -> None:
         if not to_embed:
             return
-        vectors = self.engine.embed([(image, face) for image, face, _ in to_embed])
-        for (_, face, person), vector in zip(to_embed, vectors, strict=True):
+        vectors = self.engine.embed([(image, face) for image, face, _, _ in to_embed])
+        for (_, face, person, photo_id), vector in zip(to_embed, vectors, strict=True):
             _, faces = run.pending.setdefault(person.id, (person.name, []))
             faces.append(
                 {"embedding": vector.tolist(), "confidence": round(min(1.0, face.score), 4)}
             )
+            run.pending_photos.setdefault(person.id, []).append(photo_id)
         to_embed.clear()
 
     def _flush(self, job: dict, run: JobRun) -> None:
@@ -402,7 +412,7 @@ class FaceEmbedWorker:
         }
         skipped_ids: set[str] = set()
         for chunk, _ in ingest_chunks(payload, self.settings.faces_per_ingest):
-            response = self.studio.ingest(chunk)
+            response = self._ingest(chunk, run, skipped_ids)
             run.embeddings_stored += response["embeddings_stored"]
             run.duplicates_skipped += response.get("duplicates_skipped", 0)
             for item in response.get("skipped", []):
@@ -410,7 +420,45 @@ class FaceEmbedWorker:
                 run.skipped[item["reason"]] += item.get("faces", 0)
         run.identities_resolved |= set(run.pending) - skipped_ids
         run.pending.clear()
+        run.pending_photos.clear()
         self._heartbeat(job, run)
+
+    def _ingest(self, chunk: dict, run: JobRun, refused_ids: set[str]) -> dict:
+        """One ingest call. People Studio refuses item by item (a key or a name
+        it does not take, such as a catalog name that holds a URL) are left
+        out, their photos skipped as `refused_by_studio`, and the rest sent
+        again: one person's bad name costs their photos, not everyone's in the
+        job. Any other refusal raises StudioError."""
+        while True:
+            try:
+                return self.studio.ingest(chunk)
+            except StudioError as exc:
+                indexed = {e["index"] for e in exc.errors if isinstance(e.get("index"), int)}
+                per_item = all(
+                    isinstance(e.get("index"), int) or e.get("code") == "too_many_errors"
+                    for e in exc.errors
+                )
+                results = chunk["results"]
+                if exc.status != 400 or not indexed or not per_item:
+                    raise
+                if not indexed <= set(range(len(results))):
+                    raise
+                for index in sorted(indexed):
+                    person = str(results[index].get("external_id"))
+                    if person not in refused_ids:
+                        refused_ids.add(person)
+                        why = "; ".join(
+                            f"{e.get('field')}: {e.get('message')}"
+                            for e in exc.errors
+                            if e.get("index") == index
+                        )
+                        log.warning("person %s refused by Studio: %s", person, why)
+                        for photo_id in run.pending_photos.get(person, []):
+                            run.skip(photo_id, "refused_by_studio")
+                kept = [r for i, r in enumerate(results) if i not in indexed]
+                if not kept:
+                    return {"embeddings_stored": 0}
+                chunk = {**chunk, "results": kept}
 
     def _heartbeat(self, job: dict, run: JobRun) -> None:
         try:
@@ -420,6 +468,8 @@ class FaceEmbedWorker:
         except StudioError as exc:
             if exc.status == 409:
                 raise JobAbandoned from exc
+            if refuses_worker(exc):  # the token was revoked mid-job: stop now
+                raise
             log.warning("job %s: heartbeat failed: %s", job["job_id"], exc)
 
     def _summary(self, run: JobRun) -> dict:

@@ -111,12 +111,22 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError:
             raise CommandError(f"{args.event_id!r} is not an event id (a UUID)", 2) from None
     with open_database(settings) as database:
+        if args.output is not None:
+            outputs = [name for (name,) in database.fetch_all(queries.EVENT_OUTPUT_NAMES)]
+            if args.output not in outputs:
+                raise CommandError(
+                    f"no output named {args.output!r} (outputs: {', '.join(outputs) or 'none'})",
+                    2,
+                )
         try:
             count = database.value(queries.REPLAY_DELIVERIES, args.event_id, args.output, args.dead)
         except DatabaseError as exc:
             raise refusal(exc) from exc
+    if not count and not args.dead:
+        where = f" to {args.output}" if args.output else ""
+        raise CommandError(f"event {args.event_id} has no delivery{where} to queue again", 1)
     print(f"queued {count} deliveries again")
-    return 0 if count or args.dead else 1
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

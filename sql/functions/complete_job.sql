@@ -4,7 +4,8 @@
 --   SELECT complete_job(7, '{"lease_token": "...", "result": {"embeddings_stored": 12}}');
 --   -> {"success": true, "job_id": 7, "state": "completed", ...}
 -- The job becomes 'completed' with its result (counts, never photos) and
--- its lease ends.
+-- its lease ends. An earlier attempt's error is no longer the job's `error`
+-- (a completed job did not fail); it stays in `errors`, the history.
 -- Raises: 22023 for a bad request; GT001 job not found (or, for a caller
 --         bound to source systems, another source's job: the same answer);
 --         GT002 stale lease (requeued, claimed again or already finished).
@@ -29,6 +30,7 @@ BEGIN
     UPDATE jobs
     SET state = 'completed', result = coalesce(p_request -> 'result', '{}'),
         progress = coalesce(p_request -> 'progress', progress),
+        last_error = NULL,
         lease_token = NULL, lease_expires_at = NULL, finished_at = p_now, updated_at = p_now
     WHERE job_id = p_job_id
     RETURNING * INTO v_job;

@@ -26,7 +26,7 @@ BEGIN
         CREATE FUNCTION %I(p_probe vector, p_candidates integer, p_k integer,
                            p_allowed_sources text[])
         RETURNS TABLE (identity_id uuid, external_id text, source_system text, name text,
-                       similarity real)
+                       similarity real, window_rows integer)
         LANGUAGE plpgsql STABLE
         %s
         AS %L

@@ -7,8 +7,14 @@
 -- (create_gallery_search()).
 --   SELECT gallery_search_query('buffalo_l');
 -- Parameters of the statement: $1 the probe (vector(512)), $2 how many
--- references the nearest-neighbour scan yields (match_faces() asks k x 10),
--- $3 k, $4 the allowed source systems (NULL: every identity).
+-- references the nearest-neighbour scan yields (match_faces() asks k x 10
+-- first), $3 k, $4 the allowed source systems (NULL: every identity).
+-- Columns: identity_id, external_id, source_system, name, similarity (of the
+-- identity's best reference), and window_rows: how many of the scanned
+-- references were the identity's. When fewer than k identities come back,
+-- their window_rows add up to the references the scan yielded, which tells
+-- match_faces() whether a larger scan could find more people (one person's
+-- many references can fill the whole window).
 -- The model is written in as a literal so that the planner can match the
 -- model's partial HNSW index through the gallery view; a parameter would hide
 -- it (and a generic plan would never use the index). The source filter sits
@@ -21,7 +27,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT format($query$
         SELECT nearest.identity_id, nearest.external_id::text,
                nearest.source_system::text, nearest.name,
-               max(1 - nearest.distance)::real AS similarity
+               max(1 - nearest.distance)::real AS similarity,
+               count(*)::integer AS window_rows
         FROM (SELECT g.identity_id, g.external_id, g.source_system, g.name,
                      g.vector <=> $1 AS distance
               FROM gallery AS g

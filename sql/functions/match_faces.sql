@@ -13,6 +13,8 @@
 -- build) the scan is approximate: ef_search sets its breadth (recall against
 -- speed), and iterative scans keep going when the filters (name, source) thin
 -- out the candidates. Without the index it is an exact scan.
+-- At least k identities come back whenever the caller may see k: the scan
+-- is made larger while one person's many references crowd out the others.
 -- The statement is gallery_search_query(model). Where the model's search
 -- function exists (create_gallery_search(), made with the index) it runs
 -- there, planned once per session; otherwise it is planned on every call.
@@ -37,8 +39,14 @@ CREATE OR REPLACE FUNCTION match_faces(
                  similarity real)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_search    text;
-    v_probe     vector(512);
+    -- pgvector's own bound on what one iterative scan visits (hnsw.max_scan_tuples).
+    c_max_candidates CONSTANT integer := 20000;
+    v_search     text;
+    v_statement  text;
+    v_probe      vector(512);
+    v_candidates integer;
+    v_found      jsonb;
+    v_window     bigint;
     -- The caller's settings, given back after the search: set_config(...,
     -- true) would otherwise hold until the end of the caller's transaction.
     v_ef_search text := current_setting('hnsw.ef_search', true);
@@ -76,19 +84,37 @@ BEGIN
     -- length, but its float arithmetic does not (a probe of 1e38s would
     -- overflow to a similarity of 0 with everyone).
     v_probe := l2_normalize(p_probe);
+    v_candidates := p_k * 10;
     PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
     v_search := gallery_search_name(p_model);
     IF to_regprocedure(format('%I(vector, integer, integer, text[])', v_search)) IS NOT NULL THEN
         -- Planning this call is a function call's; the search inside runs
         -- the plan its session keeps.
-        RETURN QUERY EXECUTE format('SELECT * FROM %I($1, $2, $3, $4)', v_search)
-            USING v_probe, p_k * 10, p_k, p_allowed_sources;
+        v_statement := format('SELECT * FROM %I($1, $2, $3, $4)', v_search);
     ELSE
-        RETURN QUERY EXECUTE gallery_search_query(p_model)
-            USING v_probe, p_k * 10, p_k, p_allowed_sources;
+        v_statement := gallery_search_query(p_model);
     END IF;
+    -- k x 10 nearest references hold k people as a rule; but one person with
+    -- many references near the probe can fill them all, leaving the second
+    -- best (the margin's) unseen. While fewer than k people came back and
+    -- the scan was full, it is made larger.
+    LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(r) - ''window_rows''), ''[]''), '
+                       'coalesce(sum(r.window_rows), 0) FROM (%s) AS r', v_statement)
+            INTO v_found, v_window
+            USING v_probe, v_candidates, p_k, p_allowed_sources;
+        EXIT WHEN jsonb_array_length(v_found) >= p_k OR v_window < v_candidates
+                  OR v_candidates >= c_max_candidates;
+        v_candidates := least(v_candidates * 8, c_max_candidates);
+    END LOOP;
     PERFORM set_config('hnsw.ef_search', coalesce(v_ef_search, '40'), true);
     PERFORM set_config('hnsw.iterative_scan', coalesce(v_iterative, 'off'), true);
+    RETURN QUERY
+        SELECT f.identity_id, f.external_id, f.source_system, f.name, f.similarity
+        FROM jsonb_to_recordset(v_found)
+             AS f (identity_id uuid, external_id text, source_system text, name text,
+                   similarity real)
+        ORDER BY f.similarity DESC;
 END
 $$;

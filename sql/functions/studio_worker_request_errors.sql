@@ -35,11 +35,17 @@ LANGUAGE sql IMMUTABLE AS $$
           AND coalesce(studio_whole_number(p_request -> 'lease_seconds') NOT BETWEEN 10 AND 3600,
                        true)
         UNION ALL
-        SELECT studio_error(NULL, NULL, 'lease_token', 'required',
-                            'lease_token (the UUID claim_job gave) is required')
+        SELECT CASE WHEN p_request -> 'lease_token' IS NULL
+                         OR p_request -> 'lease_token' = 'null'::jsonb
+                    THEN studio_error(NULL, NULL, 'lease_token', 'required',
+                                      'lease_token (the UUID claim_job gave) is required')
+                    ELSE studio_error(NULL, NULL, 'lease_token', 'invalid_value',
+                                      'lease_token must be the UUID claim_job gave')
+               END
         WHERE p_needs_lease AND jsonb_typeof(p_request) = 'object'
-          AND coalesce(p_request ->> 'lease_token', '')
-              !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+          AND (jsonb_typeof(p_request -> 'lease_token') IS DISTINCT FROM 'string'
+               OR (p_request ->> 'lease_token')
+                  !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
         UNION ALL
         SELECT studio_error(NULL, NULL, 'progress', 'invalid_type', 'progress must be an object')
         WHERE p_request ? 'progress' AND jsonb_typeof(p_request -> 'progress') <> 'object'

@@ -255,3 +255,30 @@ def test_no_photo_in_any_event_record_or_payload(db_url, conn, broker, listen):
         if payload in (b"ON", b"OFF", b"online", b"offline"):
             continue
         _clean(conn, json.loads(payload), topics_allowed=topic.startswith("homeassistant/"))
+
+
+def test_a_replay_that_queues_nothing_says_why(db_url, conn):
+    import os
+    import uuid
+
+    conn.execute(
+        "SELECT register_event_outputs(%s::jsonb)",
+        ('[{"output": "hook", "kind": "webhook", "decisions": ["identified"]}]',),
+    )
+
+    def replay(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("studio")), "events", "replay", *args],
+            env={**os.environ, "STUDIO_DATABASE_URL": db_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    nothing = replay(str(uuid.uuid4()))
+    assert nothing.returncode == 1
+    assert nothing.stderr.startswith("error: event ") and "has no delivery" in nothing.stderr
+    unknown = replay("--dead", "--output", "nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no output named 'nope' (outputs: hook)"
+    assert replay("--dead", "--output", "hook").stdout.strip() == "queued 0 deliveries again"

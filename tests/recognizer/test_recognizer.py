@@ -10,7 +10,7 @@ from helpers import DATA_FACES, auth, make_token, wait_for
 
 from app.camera_matcher import DatabaseMatcher
 from app.db import Database
-from app.person_recognizer import PersonRecognizer
+from app.person_recognizer import PersonRecognizer, Thresholds
 from worker.camera_recognition import recognize_source
 
 PROBES = DATA_FACES / "probes"
@@ -256,3 +256,46 @@ def test_studio_recognize_prints_one_json_line_per_face(db_url, enrolled, tmp_pa
         lines[0]
     )
     assert list((tmp_path / "frames").glob("*.jpg"))
+
+
+def test_the_decision_weighs_the_second_best_person_whatever_k_and_search(db_url, conn):
+    """Many references of one person near the probe and one of another within
+    the margin: uncertain, through numpy and through SQL, at any k (the
+    second-best person is looked at even when k = 1)."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    centre = rng.normal(size=512)
+
+    def near(spread: float) -> list[float]:
+        v = centre + spread * rng.normal(size=512)
+        return (v / np.linalg.norm(v)).tolist()
+
+    for name, references, spread in [("Anna Many", 40, 0.6), ("Ben One", 1, 0.7)]:
+        identity = conn.execute(
+            "INSERT INTO identities (name) VALUES (%s) RETURNING identity_id", (name,)
+        ).fetchone()[0]
+        for _ in range(references):
+            conn.execute(
+                "INSERT INTO embeddings (identity_id, vector, model, is_reference) "
+                "VALUES (%s, %s, 'lab', true)",
+                (identity, str(near(spread))),
+            )
+    probe = np.asarray(near(0.75), dtype=np.float32)[None, :]
+    with Database(db_url) as database:
+        recognizer = PersonRecognizer(database, "lab", listen=False)
+        try:
+            exact = recognizer.match(probe, k=5, search="exact")[0]
+            names = [c.name for c in exact.candidates]
+            assert names == ["Anna Many", "Ben One"]
+            best, second = (c.similarity for c in exact.candidates)
+            thresholds = Thresholds(
+                identify=second, uncertain=second - 0.2, margin=best - second + 0.01
+            )
+            for k in (1, 2, 5):
+                for search in ("exact", "ann"):
+                    [match] = recognizer.match(probe, k=k, search=search, thresholds=thresholds)
+                    assert match.decision == "uncertain", (k, search)
+                    assert [c.name for c in match.candidates] == names[:k], (k, search)
+        finally:
+            recognizer.close()

@@ -343,3 +343,44 @@ def test_match_faces_searches_at_unit_length_and_gives_the_settings_back(conn, d
     assert conn.execute("SHOW hnsw.ef_search").fetchone()[0] == "7"
     assert conn.execute("SHOW hnsw.iterative_scan").fetchone()[0] == "off"
     conn.execute("ROLLBACK")
+
+
+def test_one_person_with_many_references_does_not_crowd_out_the_others(conn, db_url):
+    """60 references of one person nearer the probe than anyone else's fill
+    the first k x 10 of the scan; the others must still be found, exactly as
+    numpy finds them, with and without the index."""
+    register_vector(conn)
+    rng = np.random.default_rng(8)
+    centre = rng.normal(size=512).astype(np.float32)
+    centre /= np.linalg.norm(centre)
+
+    def near(spread: float) -> np.ndarray:
+        v = centre + spread * rng.normal(size=512).astype(np.float32) / np.sqrt(512)
+        return v / np.linalg.norm(v)
+
+    conn.execute("TRUNCATE identities CASCADE")
+    rows = []
+    for name, references, spread in [("Many", 60, 0.3), ("Bo", 1, 0.9), ("Cy", 1, 1.0)]:
+        identity = str(
+            conn.execute(
+                "INSERT INTO identities (name) VALUES (%s) RETURNING identity_id", (name,)
+            ).fetchone()[0]
+        )
+        for _ in range(references):
+            vector = near(spread)
+            conn.execute(
+                "INSERT INTO embeddings (identity_id, vector, model, is_reference) "
+                "VALUES (%s, %s, 'buffalo_s', true)",
+                (identity, vector),
+            )
+            rows.append((identity, name, None, None, vector))
+    probe = near(0.35)
+    expected = _expected(rows, probe, 5, None)
+    assert [r[3] for r in expected][0] == "Many" and len(expected) == 3
+    assert _same(_search(conn, probe, "buffalo_s", 5, 100, None), expected)
+    with Database(db_url) as database:
+        gallery_index.build(database, "buffalo_s")
+        for _ in range(2):  # planned, then the plan kept
+            assert _same(_search(conn, probe, "buffalo_s", 5, 100, None), expected)
+        assert _same(_search(conn, probe, "buffalo_s", 2, 100, None), expected[:2])
+        gallery_index.drop(database, "buffalo_s")

@@ -120,6 +120,18 @@ def test_a_released_job_is_claimable_at_once_and_the_claim_is_not_counted(conn):
     job = claim(conn, at=at)
     failed = worker_call(conn, "fail_job", job, at, error="catalog answered 503")
     assert (failed["state"], [e["attempt"] for e in failed["errors"]]) == ("retrying", [1])
+    # A malformed lease token is not a missing one.
+    for token, code in [
+        (None, "required"),
+        ("not-a-uuid", "invalid_value"),
+        (123, "invalid_value"),
+    ]:
+        request = json.dumps({"lease_token": token})
+        with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+            conn.execute("SELECT release_job(%s, %s::jsonb, %s)", (job["job_id"], request, at))
+        assert [(e["field"], e["code"]) for e in json.loads(info.value.diag.message_detail)] == [
+            ("lease_token", code)
+        ]
     # Released twice, or after the lease moved on: stale, and nothing changes.
     job = claim(conn, at=at + timedelta(seconds=10))
     worker_call(conn, "release_job", job, at + timedelta(seconds=10))
@@ -130,6 +142,16 @@ def test_a_released_job_is_claimable_at_once_and_the_claim_is_not_counted(conn):
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         worker_call(conn, "release_job", job, at, error="not a field of release")
     assert table_digest(conn) == before
+
+
+def test_a_job_completed_after_a_failure_keeps_the_failure_in_its_history_only(conn):
+    submit(conn)
+    job = claim(conn)
+    worker_call(conn, "fail_job", job, error="catalog answered 503")
+    job = claim(conn, at=T0 + timedelta(seconds=10))
+    done = worker_call(conn, "complete_job", job, T0 + timedelta(seconds=11))
+    assert (done["state"], done["error"]) == ("completed", None)
+    assert [e["error"] for e in done["errors"]] == ["catalog answered 503"]
 
 
 def test_expired_lease_is_requeued_and_the_old_worker_is_refused(conn):

@@ -15,7 +15,7 @@ from flask import Flask, jsonify, request
 from helpers import DATA_FACES, serve_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from worker_support import FAST, catalog_client
+from worker_support import FAST, catalog_client, catalog_of
 
 from worker.catalog_client import CATALOG_ID, CatalogAnswerError, CatalogClient, PhotoRef, check_id
 from worker.face_embed_worker import FaceEmbedWorker
@@ -205,3 +205,28 @@ def test_malformed_answers_fail_the_photo_or_the_job_and_the_worker_goes_on(stud
     assert old["state"] == "failed" and "batch_id" in old["error"], old
     assert not any("admin" in path for path in requested), requested
     assert not any("127.0.0.2" in path or "steal" in path for path in requested)
+
+
+def test_a_person_studio_refuses_costs_their_photos_not_the_job(studio, fast_engine, tmp_path):
+    """A catalog person whose name Studio refuses (it holds a URL): that
+    person's photos are skipped and named, everyone else in the job is
+    enrolled."""
+    people = DATA_FACES / "people"
+    photos = {
+        "ada_lovelace": [people / "biden" / "biden.jpg"],
+        "www.evil.com": [people / "obama" / "obama.jpg"],
+        "grace_hopper": [people / "rose_leslie" / "img2.jpg"],
+    }
+    with catalog_of(tmp_path / "people", photos) as url:
+        job = _submit(studio, {"source_system": "alfred_catalog", "batch_id": "all"})
+        worker = FaceEmbedWorker(studio, catalog_client(url), fast_engine, FAST)
+        assert worker.run(exit_when_idle=True) == 1
+    done = studio.job(job)
+    assert done["state"] == "completed", done
+    result = done["result"]
+    assert result["embeddings_stored"] == 2 and result["identities"] == 2
+    assert result["skipped"] == {"refused_by_studio": 1}
+    [refused] = result["skipped_photos"]
+    assert refused["reason"] == "refused_by_studio"
+    names = {i["name"] for i in studio.identities("alfred_catalog")["identities"]}
+    assert {"Ada Lovelace", "Grace Hopper"} <= names and not any("Evil" in n for n in names)

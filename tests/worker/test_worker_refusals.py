@@ -15,6 +15,7 @@ from helpers import make_token
 from worker_support import FAST, catalog_client
 
 from worker.alfred_side import submit_photos, sync_people
+from worker.catalog_client import CatalogClient
 from worker.face_embed_worker import FaceEmbedWorker, StudioUnavailable, WorkerRefused
 from worker.studio_client import StudioClient
 
@@ -137,3 +138,88 @@ def test_a_blank_model_root_is_unset_and_an_unreachable_studio_is_exit_1(tmp_pat
     assert last.startswith("error: could not claim a job: ") and "cannot connect to Studio" in last
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
     assert (tmp_path / "home" / ".insightface" / "models" / "buffalo_s").is_dir()
+
+
+def test_a_token_revoked_mid_job_stops_the_worker_at_its_next_heartbeat(
+    studio, live_server, conn, tmp_path, fast_engine
+):
+    """Nothing a revoked token sends is taken, its release neither: the
+    worker stops at once rather than working on for nothing, and the job
+    waits for its lease (docs/jobs.md says so)."""
+    import threading
+    import time
+
+    from helpers import DATA_FACES
+    from worker_support import catalog_of
+
+    photos = {p.name: sorted(p.iterdir()) * 20 for p in (DATA_FACES / "people").iterdir()}
+    with catalog_of(tmp_path / "people", photos) as url:
+        sync_people(catalog_client(url), studio, "alfred_catalog")
+        job_id = submit_photos(studio, "alfred_catalog", batch_id="all")["job_id"]
+        token = make_token(conn, ["jobs:work", "embeddings:write"], ["alfred_catalog"])
+        name = conn.execute(
+            "SELECT name FROM api_tokens ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()[0]
+        worker = FaceEmbedWorker(
+            StudioClient(live_server, token), catalog_client(url), fast_engine, FAST
+        )
+        raised: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                worker.run(exit_when_idle=True)
+            except BaseException as exc:
+                raised.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while studio.job(job_id)["progress"].get("done", 0) == 0:
+            time.sleep(0.05)
+        conn.execute("SELECT revoke_api_token(%s)", (name,))
+        revoked_at = time.monotonic()
+        thread.join(timeout=60)
+        stopped_after = time.monotonic() - revoked_at
+    assert isinstance(raised[0], WorkerRefused) and "401" in str(raised[0])
+    assert stopped_after < 5 * FAST.heartbeat_seconds + 2
+    job = studio.job(job_id)
+    assert job["state"] == "running" and job["progress"]["done"] < job["progress"]["total"]
+
+
+def test_stopped_during_a_catalog_outage_the_job_is_released_not_failed(
+    studio, tmp_path, fast_engine
+):
+    """SIGTERM while the worker waits out a catalog that went away: the outage
+    is not the job's failure, and stopping gives it back (claim not counted)."""
+    import threading
+    import time
+
+    from helpers import DATA_FACES
+    from werkzeug.serving import make_server
+
+    from app.processes import free_port
+    from worker.folder_catalog import create_catalog_app
+
+    root = tmp_path / "people"
+    for person in (DATA_FACES / "people").iterdir():
+        (root / person.name).mkdir(parents=True)
+        for i, photo in enumerate(sorted(person.iterdir()) * 10):
+            (root / person.name / f"{i}{photo.suffix}").write_bytes(photo.read_bytes())
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_catalog_app(root), threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    catalog = CatalogClient(f"http://127.0.0.1:{port}", backoff_seconds=0.4)
+    sync_people(catalog, studio, "alfred_catalog")
+    job_id = submit_photos(studio, "alfred_catalog", batch_id="all")["job_id"]
+    worker = FaceEmbedWorker(studio, catalog, fast_engine, FAST)
+    thread = threading.Thread(target=worker.run, kwargs={"exit_when_idle": True})
+    thread.start()
+    while studio.job(job_id)["progress"].get("done", 0) == 0:
+        time.sleep(0.05)
+    server.shutdown()  # the catalog goes away mid-job ...
+    server.server_close()
+    time.sleep(1.5)  # ... the photos fetched ahead are done, a download is being retried
+    worker.stopping.set()  # ... and then SIGTERM
+    thread.join(timeout=60)
+    job = studio.job(job_id)
+    assert (job["state"], job["attempt"], job["errors"]) == ("queued", 0, []), job
