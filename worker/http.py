@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 # Statuses worth asking again: a proxy between us and the server (502, 504),
@@ -60,17 +61,16 @@ def unreachable(server: str, exc: requests.RequestException, tries: int) -> str:
     """A one-line reason why `server` ("the catalog", "Studio") could not be
     reached, without urllib3's "Max retries exceeded with url" wording and
     without the URL (job errors are stored, and Studio refuses URLs)."""
-    cause: BaseException = exc
-    while cause.__context__ is not None or getattr(cause, "reason", None) is not None:
-        reason = getattr(cause, "reason", None)
-        cause = reason if isinstance(reason, BaseException) else cause.__context__
+    chain: list[BaseException] = [exc]
+    while chain[-1].__context__ is not None or getattr(chain[-1], "reason", None) is not None:
+        reason = getattr(chain[-1], "reason", None)
+        chain.append(reason if isinstance(reason, BaseException) else chain[-1].__context__)
+    cause = chain[-1]
     timed_out = "Timeout" in type(cause).__name__ or isinstance(exc, requests.Timeout)
-    # Only a connection that could not be made is tried again (and a read
-    # that timed out, where the session repeats reads); a connection the
-    # server dropped mid-answer is not, so it was one try.
-    retried = isinstance(exc, requests.ConnectionError) and (
-        timed_out or "NewConnectionError" in repr(exc) or "ConnectTimeout" in repr(exc)
-    )
+    # Only a connection that could not be made is tried again by both
+    # clients' sessions; a connection dropped or a read timed out may have
+    # been one try, so no count is claimed for those.
+    retried = any(isinstance(c, ConnectTimeoutError) for c in chain)  # NewConnectionError too
     after = f" (after {tries} tries)" if retried and tries > 1 else ""
     if timed_out:
         return f"{server} did not answer in time{after}"

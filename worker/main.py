@@ -53,8 +53,9 @@ class WorkerEnvironment:
     @classmethod
     def read(cls, env: Mapping[str, str]) -> WorkerEnvironment:
         """Raises SettingError naming the variable that is missing or wrong.
-        Values are read as `studio` reads them: surrounding spaces dropped,
-        an empty value the same as none."""
+        Values are read as `studio` reads them: surrounding spaces dropped, an
+        empty text the same as none, an empty whole number
+        (STUDIO_INFERENCE_THREADS) refused."""
         value = {name: (env.get(name) or "").strip() for name in ENVIRONMENT}
         studio_url = value["STUDIO_URL"]
         if not studio_url:

@@ -98,6 +98,15 @@ def camera_engine(settings: Settings):
     return load_engine(settings.model, settings.model_root, det_size, threads)
 
 
+def _asked_once(settings: Settings):
+    """A client for the checks made before minutes of model loading: it asks
+    once, since a Studio that is away is found out soon enough after (the
+    cameras retry it themselves)."""
+    from worker.studio_client import StudioClient
+
+    return StudioClient(settings.studio_url, settings.studio_token, unavailable_retries=0)
+
+
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from worker.camera_feed import SourceError, check_source, is_image
     from worker.camera_recognition import ApiMatcher, gallery_warning, recognize_source
@@ -116,11 +125,8 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         check_source(args.source)  # before minutes of model loading, not after
-        if client is not None:  # asked once: Studio away is found out soon enough after
-            check_recognition(
-                StudioClient(settings.studio_url, settings.studio_token, unavailable_retries=0),
-                settings.model,
-            )
+        if client is not None:
+            check_recognition(_asked_once(settings), settings.model)
         engine = camera_engine(settings)
     except (SourceError, ModelNotFound, CameraConfigError) as exc:
         raise CommandError(str(exc), status=2) from exc
@@ -185,13 +191,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     client = StudioClient(settings.studio_url, settings.studio_token)
     try:
         cameras = read_cameras(Path(args.config))
-        # Before minutes of model loading; asked once (a Studio away is
-        # retried by the cameras themselves).
-        check_with_studio(
-            StudioClient(settings.studio_url, settings.studio_token, unavailable_retries=0),
-            cameras,
-            settings.model,
-        )
+        check_with_studio(_asked_once(settings), cameras, settings.model)
         engine = camera_engine(settings)
     except (CameraConfigError, ModelNotFound) as exc:
         raise CommandError(str(exc), status=2) from exc
