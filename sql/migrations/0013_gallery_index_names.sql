@@ -5,9 +5,10 @@
 -- characters were cut by PostgreSQL's 63-character limit, so a build or a
 -- drop for one model could act on another's index. gallery_index_name()
 -- now keeps a plain name as it was and gives any other a hash of its own.
--- An index already built for a model whose name is not plain is renamed
--- here to its new name, found by the model its predicate names, so that
--- `studio index` still sees it. Plain names (buffalo_l, buffalo_s) do not
+-- An index `studio index` already built for a model whose name is not
+-- plain (embeddings_vector_hnsw_..., on the vector column) is renamed here to
+-- its new name, found by the model its predicate names, so that `studio
+-- index` still sees it. Plain names (buffalo_l, buffalo_s) do not
 -- change. The expression is gallery_index_name()'s, written out: functions
 -- are applied after migrations.
 DO $$
@@ -26,6 +27,11 @@ BEGIN
         JOIN pg_am AS a ON a.oid = c.relam
         WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'hnsw'
           AND i.indpred IS NOT NULL
+          -- Only what `studio index` built under the old names: another HNSW
+          -- index of a model (a DBA's halfvec expression index, say) keeps
+          -- its name, and must never pass for the model's gallery index.
+          AND c.relname LIKE 'embeddings\_vector\_hnsw\_%'
+          AND pg_get_indexdef(i.indexrelid) LIKE '%USING hnsw (vector vector_cosine_ops)%'
     LOOP
         CONTINUE WHEN v_model IS NULL;
         v_name := 'embeddings_vector_hnsw_' || CASE

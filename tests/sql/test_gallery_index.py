@@ -205,6 +205,12 @@ def test_indexes_of_models_with_names_that_are_not_plain_are_renamed_by_the_migr
                 "USING hnsw (vector vector_cosine_ops) "
                 f"WHERE is_reference AND embedding_type = 'face' AND model = '{model}'"
             )
+        # A DBA's own halfvec index of a model: not one `studio index` built.
+        conn.execute(
+            "CREATE INDEX dba_halfvec ON embeddings "
+            "USING hnsw ((vector::halfvec(512)) halfvec_cosine_ops) "
+            "WHERE is_reference AND embedding_type = 'face' AND model = 'Other-Model'"
+        )
     migrate(empty_db_url)
     with psycopg.connect(empty_db_url) as conn:
         names = set(_indexes(conn))
@@ -212,7 +218,7 @@ def test_indexes_of_models_with_names_that_are_not_plain_are_renamed_by_the_migr
             conn.execute("SELECT gallery_index_name(%s)", (m,)).fetchone()[0]
             for m in ("Buffalo-L", "buffalo_s")
         }
-    assert names == expected and "embeddings_vector_hnsw_buffalo_s" in names
+    assert names == expected | {"dba_halfvec"} and "embeddings_vector_hnsw_buffalo_s" in names
 
 
 def _studio(*args: str, url: str) -> subprocess.CompletedProcess:
