@@ -4,6 +4,8 @@ an index build is given the memory its graph needs."""
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -376,7 +378,7 @@ def test_one_person_with_many_references_does_not_crowd_out_the_others(conn, db_
             rows.append((identity, name, None, None, vector))
     probe = near(0.35)
     expected = _expected(rows, probe, 5, None)
-    assert [r[3] for r in expected][0] == "Many" and len(expected) == 3
+    assert expected[0][3] == "Many" and len(expected) == 3
     assert _same(_search(conn, probe, "buffalo_s", 5, 100, None), expected)
     with Database(db_url) as database:
         gallery_index.build(database, "buffalo_s")
@@ -384,3 +386,53 @@ def test_one_person_with_many_references_does_not_crowd_out_the_others(conn, db_
             assert _same(_search(conn, probe, "buffalo_s", 5, 100, None), expected)
         assert _same(_search(conn, probe, "buffalo_s", 2, 100, None), expected[:2])
         gallery_index.drop(database, "buffalo_s")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    people=st.lists(
+        st.tuples(
+            st.sampled_from(["Ann", "Bo", "Cy", None, "Unknown 2"]),
+            st.sampled_from(SOURCES),
+            st.integers(1, 80),  # references: some people crowd any k x 10 window
+            st.floats(0.2, 1.5),  # how far their references lie from the probe
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    k=st.integers(1, 8),
+    allowed=st.sampled_from(ALLOWED),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_crowd_of_references_gives_numpys_people(conn, people, k, allowed, seed):
+    """However many references each person has near the probe, match_faces()
+    without an index answers the k people numpy finds, in its order."""
+    register_vector(conn)
+    rng = np.random.default_rng(seed)
+    probe = rng.normal(size=512).astype(np.float32)
+    probe /= np.linalg.norm(probe)
+    conn.execute("TRUNCATE identities CASCADE")
+    rows = []
+    for number, (name, source, references, spread) in enumerate(people):
+        external_id = f"p{number}" if source else None
+        identity = str(
+            conn.execute(
+                "INSERT INTO identities (name, external_id, source_system) VALUES (%s, %s, %s) "
+                "RETURNING identity_id",
+                (name, external_id, source),
+            ).fetchone()[0]
+        )
+        vectors = probe + spread * rng.normal(size=(references, 512)).astype(np.float32) / 22.6
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        with conn.cursor().copy(
+            "COPY embeddings (identity_id, vector, model, is_reference) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["uuid", "vector", "varchar", "bool"])
+            for vector in vectors:
+                copy.write_row((uuid.UUID(identity), vector, "buffalo_s", True))
+        if name is not None and not name.startswith("Unknown"):
+            rows += [(identity, name, source, external_id, v) for v in vectors]
+    found = _search(conn, probe, "buffalo_s", k, 100, allowed)
+    assert _same(found, _expected(rows, probe, k, allowed)), (found, k, allowed)
