@@ -204,7 +204,6 @@ def main() -> None:
         raise SystemExit(f"error: no hosts can be made here: {why}")
 
     root = Path(tempfile.mkdtemp(prefix="worker-hosts-bench-"))
-    os.chmod(root, 0o755)
     catalog_dir, models = root / "people", offline_pack(root / "models")
     photos = synthetic_catalog(catalog_dir, args.photos)
     cores = len(os.sched_getaffinity(0))
